@@ -1,0 +1,214 @@
+/**
+ * The composition root: wires the store, function registry, worker manager, fleet, invoke
+ * service, event queue and frontend into one running lambkin. `lambkin serve` and the tests
+ * both start lambkin through here.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { openDatabase } from '../store/database.js';
+import { CodeStore } from '../functions/code-store.js';
+import { FunctionRegistry, type FunctionVersion } from '../functions/registry.js';
+import { isDeprecatedRuntime, runtimeFamily } from '../functions/runtimes.js';
+import { parseFunctionName } from '../functions/names.js';
+import { AwsError } from '../errors/catalogue.js';
+import { WorkerManager } from '../worker-manager/worker-manager.js';
+import { Fleet } from '../fleet/fleet.js';
+import { ProcessDriver } from '../fleet/process-driver.js';
+import type { SandboxDriver } from '../fleet/sandbox-driver.js';
+import { InvokeService, type InvocableVersion } from '../invocations/invoke-service.js';
+import { EventQueue, eventQueueMigrations, type EventOutcome, type QueuedEvent } from '../invocations/event-queue.js';
+import { LogStore, logsDir } from '../invocations/log-store.js';
+import { HttpServer } from '../frontend/http-server.js';
+import { lambdaRoutes } from '../frontend/lambda-api.js';
+import { invokeRoutes } from '../frontend/invoke-api.js';
+import { adminRoutes } from '../frontend/admin-api.js';
+import { realClock, type Clock } from '../util/clock.js';
+import { resolveServerOptions, type ServerOptions, type ServerOptionsInput } from './server-options.js';
+
+const pkg = createRequire(import.meta.url)('../../../package.json') as { version: string };
+
+export interface StartOptions extends ServerOptionsInput {
+  /** Replaces the process driver (tests of the layers above the fleet). */
+  readonly driver?: SandboxDriver;
+  readonly clock?: Clock;
+  /** Operational messages (start-up notes, dropped events, internal errors). Default: stderr. */
+  readonly log?: (line: string) => void;
+}
+
+/** A running lambkin. */
+export interface Lambkin {
+  readonly url: string;
+  readonly port: number;
+  readonly options: ServerOptions;
+  readonly registry: FunctionRegistry;
+  readonly workerManager: WorkerManager;
+  readonly logs: LogStore;
+  readonly queue: EventQueue;
+  /** Stops accepting requests, lets in-flight ones finish, stops every sandbox, closes the store. */
+  close(): Promise<void>;
+  /** Like close, but drops open connections first (a second Ctrl-C). */
+  abort(): void;
+}
+
+export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
+  const { driver: givenDriver, clock = realClock, log = (l: string) => console.error(l), ...rest } = input;
+  const options = resolveServerOptions(rest);
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+
+  const db = openDatabase(join(dataDir, 'lambkin.db'), eventQueueMigrations);
+  const code = new CodeStore(dataDir);
+  const registry = new FunctionRegistry({ db, code });
+  const workerManager = new WorkerManager({
+    hostMemoryMb: Math.max(options.hostMemoryMb, options.workerMemoryMb),
+    workerMemoryMb: options.workerMemoryMb,
+    keepAliveMs: options.keepAliveMs,
+    workerIdleMs: options.workerIdleMs,
+    accountConcurrency: options.accountConcurrency,
+    vpcMode: options.vpcMode,
+  });
+  const logs = new LogStore(logsDir(dataDir));
+
+  const driver =
+    givenDriver ??
+    new ProcessDriver({
+      initTimeoutMs: options.initTimeoutMs,
+      python: options.python,
+      substituteNote: (runtime) =>
+        isDeprecatedRuntime(runtime, new Date()) && runtimeFamily(runtime) !== 'provided'
+          ? `lambkin: ${runtime} is deprecated on AWS Lambda; this function runs on the local ${runtimeFamily(runtime) === 'nodejs' ? `Node.js ${process.version}` : options.python}`
+          : undefined,
+    });
+  let invoker: InvokeService | undefined;
+  const fleet = new Fleet({
+    driver,
+    specFor: (step) => {
+      if (!invoker) throw new Error('not started');
+      return invoker.specFor(step);
+    },
+    onBackgroundError: (step, err) => log(`lambkin: ${step.kind} failed: ${String(err)}`),
+  });
+  invoker = new InvokeService({ workerManager, fleet, clock, logs });
+  const invokerRef = invoker;
+
+  registry.onChange((e) => {
+    if (e.kind === 'state' || e.kind === 'created') return;
+    const arn = `arn:aws:lambda:${e.caller.region}:${e.caller.account}:function:${e.name}`;
+    invokerRef.retire(arn, e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
+  });
+
+  const invocable = (v: FunctionVersion): InvocableVersion => ({
+    account: v.account,
+    region: v.region,
+    functionName: v.functionName,
+    functionArn: v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':')),
+    version: v.version,
+    versionKey: v.versionKey,
+    runtime: v.runtime,
+    handler: v.handler ?? '',
+    codeDir: v.codeDir,
+    memorySize: v.memorySize,
+    timeout: v.timeout,
+    environment: v.environment ?? {},
+    ...(v.vpcConfig ? { vpcKey: `${[...v.vpcConfig.subnetIds].sort().join(',')}|${[...v.vpcConfig.securityGroupIds].sort().join(',')}` } : {}),
+  });
+
+  const runEvent = async (e: QueuedEvent): Promise<EventOutcome> => {
+    const caller = { account: e.account, region: e.region };
+    let resolved;
+    try {
+      const ref = parseFunctionName(e.functionName, { caller, qualifier: e.qualifier });
+      resolved = registry.resolve(caller, ref);
+    } catch (err) {
+      if (err instanceof AwsError && err.status === 404) return { kind: 'gone' };
+      throw err;
+    }
+    if (resolved.version.state !== 'Active') return { kind: 'throttled' };
+    try {
+      const v = resolved.version;
+      const base = v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':'));
+      const result = await invokerRef.invoke(invocable(v), {
+        requestId: e.requestId,
+        payload: e.payload,
+        invokedFunctionArn: e.qualifier === undefined ? base : `${base}:${e.qualifier}`,
+      });
+      return result.functionError ? { kind: 'function-error' } : { kind: 'done' };
+    } catch (err) {
+      if (err instanceof AwsError && err.type === 'TooManyRequestsException') return { kind: 'throttled' };
+      throw err;
+    }
+  };
+  const queue = new EventQueue({
+    db,
+    clock,
+    run: runEvent,
+    retryDelaysMs: options.eventRetryDelaysMs,
+    throttleBackoffMs: 1000,
+    concurrency: options.eventConcurrency,
+    onDropped: (e, why) => log(`lambkin: dropped async event ${e.requestId} for ${e.functionName}: ${why}`),
+  });
+
+  const startedAt = Date.now();
+  let http: HttpServer;
+  try {
+    http = await HttpServer.start({
+      host: options.host,
+      port: options.port,
+      defaultRegion: options.defaultRegion,
+      onInternalError: (err) => log(`lambkin: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+      routes: [
+        ...lambdaRoutes({
+          registry,
+          accountSettings: () => ({
+            concurrentExecutions: options.accountConcurrency,
+            unreservedConcurrentExecutions: options.accountConcurrency,
+          }),
+        }),
+        ...invokeRoutes({ registry, invoker, queue, invocable }),
+        ...adminRoutes({
+          startedAt,
+          version: pkg.version,
+          fleetView: () => workerManager.view(),
+          zipPath: (hex) => {
+            const sha = Buffer.from(hex, 'hex').toString('base64');
+            return code.has(sha) ? code.zipPath(sha) : undefined;
+          },
+          stats: () => ({ queuedEvents: queue.depth() }),
+        }),
+      ],
+    });
+  } catch (err) {
+    await queue.close();
+    await fleet.close();
+    db.close();
+    throw err;
+  }
+  queue.pump();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      await http.close();
+      await queue.close();
+      invokerRef.close();
+      await fleet.close();
+      await registry.collectGarbage().catch(() => undefined);
+      db.close();
+    })());
+
+  return {
+    url: http.url,
+    port: http.port,
+    options,
+    registry,
+    workerManager,
+    logs,
+    queue,
+    close,
+    abort: () => {
+      http.destroyConnections();
+      void close();
+    },
+  };
+}

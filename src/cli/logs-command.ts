@@ -1,0 +1,49 @@
+import { createReadStream, existsSync, statSync, watch } from 'node:fs';
+import { LogStore, logsDir } from '../invocations/log-store.js';
+
+export interface LogsCommandOptions {
+  readonly dataDir: string;
+  readonly region: string;
+  readonly account: string;
+  readonly functionName: string;
+  readonly follow: boolean;
+  readonly out?: NodeJS.WritableStream;
+  readonly signal?: AbortSignal;
+}
+
+/** Prints a function's log file, and with `follow` keeps printing what is appended. */
+export async function showLogs(o: LogsCommandOptions): Promise<void> {
+  const out = o.out ?? process.stdout;
+  const file = new LogStore(logsDir(o.dataDir)).fileFor({ account: o.account, region: o.region, functionName: o.functionName });
+  if (!existsSync(file) && !o.follow) {
+    throw new Error(`no logs for ${o.functionName} in ${o.account}/${o.region} under ${o.dataDir} (has it been invoked?)`);
+  }
+  let offset = 0;
+  const copy = async () => {
+    if (!existsSync(file)) return;
+    const size = statSync(file).size;
+    if (size <= offset) return;
+    const stream = createReadStream(file, { start: offset, end: size - 1 });
+    for await (const chunk of stream) out.write(chunk as Buffer);
+    offset = size;
+  };
+  await copy();
+  if (!o.follow) return;
+  await new Promise<void>((resolve) => {
+    let busy = Promise.resolve();
+    const dir = file.slice(0, file.lastIndexOf('/'));
+    const onChange = () => (busy = busy.then(copy));
+    const timer = setInterval(onChange, 1000); // the directory may not exist yet; also covers missed events
+    let watcher: ReturnType<typeof watch> | undefined;
+    try {
+      watcher = watch(dir, onChange);
+    } catch {
+      // created later; the interval picks it up
+    }
+    o.signal?.addEventListener('abort', () => {
+      clearInterval(timer);
+      watcher?.close();
+      void busy.then(resolve);
+    });
+  });
+}

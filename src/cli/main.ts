@@ -1,0 +1,80 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from './duration.js';
+
+function int(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
+    return n;
+  };
+}
+
+function duration(v: string): number {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+const program = new Command('lambkin')
+  .description('A self-hosted, AWS-Lambda-compatible serverless platform')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the Lambda (and X-Ray) API and the sandboxes behind it')
+  .addOption(new Option('--host <host>', 'interface to listen on').default('127.0.0.1'))
+  .addOption(new Option('--port <port>', 'TCP port (0: any free port)').env('LAMBKIN_PORT').default(4590).argParser(int('--port')))
+  .addOption(new Option('--data-dir <dir>', 'where functions, code and logs live').env('LAMBKIN_DATA_DIR').default('.lambkin'))
+  .addOption(new Option('--region <region>', 'region for requests without a SigV4 scope').default('us-east-1'))
+  .addOption(new Option('--keep-alive <duration>', 'idle sandboxes stop after this long (e.g. 10m, 30s)').default(600_000, '10m').argParser(duration))
+  .addOption(new Option('--worker-memory-mb <mb>', 'memory capacity of one worker').default(3072).argParser(int('--worker-memory-mb')))
+  .addOption(new Option('--host-memory-mb <mb>', 'budget of configured MemorySize on this host (default: 75% of RAM)').argParser(int('--host-memory-mb')))
+  .addOption(new Option('--worker-idle <duration>', 'an empty worker is retired after this long').default(300_000, '5m').argParser(duration))
+  .addOption(new Option('--account-concurrency <n>', 'concurrent executions per account').default(1000).argParser(int('--account-concurrency')))
+  .addOption(new Option('--vpc-mode <mode>', 'ENI model for VPC functions').choices(['hyperplane', 'legacy']).default('hyperplane'))
+  .action(async (o: Record<string, unknown>) => {
+    const { startLambkin } = await import('./lambkin.js');
+    const server = await startLambkin({
+      host: o.host as string,
+      port: o.port as number,
+      dataDir: o.dataDir as string,
+      defaultRegion: o.region as string,
+      keepAliveMs: o.keepAlive as number,
+      workerMemoryMb: o.workerMemoryMb as number,
+      ...(o.hostMemoryMb !== undefined ? { hostMemoryMb: o.hostMemoryMb as number } : {}),
+      workerIdleMs: o.workerIdle as number,
+      accountConcurrency: o.accountConcurrency as number,
+      vpcMode: o.vpcMode as 'hyperplane' | 'legacy',
+      log: (line) => console.error(line),
+    });
+    console.log(`lambkin listening on ${server.url}  (data: ${server.options.dataDir})`);
+    let stopping = false;
+    const stop = () => {
+      if (stopping) {
+        server.abort();
+        return;
+      }
+      stopping = true;
+      console.error('lambkin: stopping (again to force)…');
+      void server.close().then(() => process.exit(0));
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+
+program
+  .command('logs')
+  .description("show a function's logs (START/END/REPORT and everything it printed)")
+  .argument('<function>', 'function name')
+  .addOption(new Option('--data-dir <dir>', 'the server\'s data dir').env('LAMBKIN_DATA_DIR').default('.lambkin'))
+  .addOption(new Option('--region <region>').env('AWS_REGION').default('us-east-1'))
+  .addOption(new Option('--account <id>', 'account id (the 12-digit access key id used)').default('000000000000'))
+  .option('-f, --follow', 'keep printing new lines')
+  .action(async (name: string, o: { dataDir: string; region: string; account: string; follow?: boolean }) => {
+    const { showLogs } = await import('./logs-command.js');
+    await showLogs({ dataDir: o.dataDir, region: o.region, account: o.account, functionName: name, follow: o.follow ?? false });
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,56 @@
+import { totalmem } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every option of `lambkin serve`, validated once here, defaults applied, then frozen.
+ * Durations are milliseconds.
+ */
+export const serverOptionsSchema = z
+  .object({
+    /** Interface to listen on. Default 127.0.0.1. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** TCP port; 0 picks a free one. Default 4590. */
+    port: z.number().int().min(0).max(65535).default(4590),
+    /** Where functions, code, queues and logs live. Default ./.lambkin */
+    dataDir: z.string().min(1).default('.lambkin'),
+    /** Region assumed when a request carries no SigV4 scope. Default us-east-1. */
+    defaultRegion: z.string().min(1).default('us-east-1'),
+    /** An idle sandbox is stopped after this long. Default 10 minutes. */
+    keepAliveMs: z.number().int().positive().default(600_000),
+    /** Memory capacity of one worker. Default 3072 MB. */
+    workerMemoryMb: z.number().int().min(128).default(3072),
+    /** Budget of configured MemorySize on this host. Default 75% of this machine's RAM. */
+    hostMemoryMb: z
+      .number()
+      .int()
+      .min(128)
+      .default(() => Math.floor((totalmem() / 1024 / 1024) * 0.75)),
+    /** A worker with no sandboxes is retired after this long. Default 5 minutes. */
+    workerIdleMs: z.number().int().positive().default(300_000),
+    /** Concurrent executions per account. Default 1000 (Lambda's default quota). */
+    accountConcurrency: z.number().int().min(1).default(1000),
+    /** `hyperplane` (Lambda since Sept 2019) or `legacy` (an ENI per worker, the seed's model). */
+    vpcMode: z.enum(['hyperplane', 'legacy']).default('hyperplane'),
+    /** Longest init before the sandbox is failed. Default 10 s, as on Lambda. */
+    initTimeoutMs: z.number().int().positive().default(10_000),
+    /** The interpreter for python3.* runtimes. Default python3. */
+    python: z.string().min(1).default('python3'),
+    /** Delays before the retries of a failed async invocation. Default [60 s, 120 s], as on Lambda. */
+    eventRetryDelaysMs: z.array(z.number().int().min(0)).max(2).default([60_000, 120_000]),
+    /** Asynchronous events running at once. Default 16. */
+    eventConcurrency: z.number().int().min(1).default(16),
+  })
+  .strict();
+
+export type ServerOptionsInput = z.input<typeof serverOptionsSchema>;
+export type ServerOptions = Readonly<z.output<typeof serverOptionsSchema>>;
+
+/** Validates, applies defaults and freezes; throws a readable error on bad options. */
+export function resolveServerOptions(input: ServerOptionsInput): ServerOptions {
+  const parsed = serverOptionsSchema.safeParse(input);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`).join('; ');
+    throw new Error(`invalid lambkin options: ${detail}`);
+  }
+  return Object.freeze({ ...parsed.data, eventRetryDelaysMs: Object.freeze([...parsed.data.eventRetryDelaysMs]) }) as ServerOptions;
+}

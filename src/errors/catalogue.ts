@@ -1,0 +1,186 @@
+/**
+ * The one error catalogue: every error lambkin answers with, as an AWS error type, HTTP status and
+ * message template. The AWS SDKs pick the exception class from the type (the `x-amzn-ErrorType`
+ * header), so a type here must be the name AWS uses. Messages follow AWS's wording where AWS has
+ * one, and otherwise say what happened and how to fix it.
+ *
+ * Every layer throws these (the functions registry as much as the frontend), so the catalogue
+ * sits below all of them.
+ */
+
+interface Entry<P> {
+  readonly type: string;
+  readonly status: number;
+  readonly message: (params: P) => string;
+  /** Parameters used by the catalogue's own test, so every entry is exercised. */
+  readonly example: P;
+}
+
+function entry<P>(type: string, status: number, message: (p: P) => string, example: P): Entry<P> {
+  return { type, status, message, example };
+}
+
+const LIMITS = {
+  invokeSyncBytes: 6_291_456,
+  invokeAsyncBytes: 262_144,
+  createFunctionRequestBytes: 69_905_067,
+};
+
+export const catalogue = {
+  functionNotFound: entry('ResourceNotFoundException', 404, (p: { arn: string }) => `Function not found: ${p.arn}`, {
+    arn: 'arn:aws:lambda:us-east-1:000000000000:function:missing',
+  }),
+  aliasNotFound: entry('ResourceNotFoundException', 404, (p: { arn: string }) => `Cannot find alias arn: ${p.arn}`, {
+    arn: 'arn:aws:lambda:us-east-1:000000000000:function:f:live',
+  }),
+  resourceNotFound: entry('ResourceNotFoundException', 404, (p: { what: string }) => p.what, {
+    what: 'No Provisioned Concurrency Config found for this function',
+  }),
+  functionExists: entry('ResourceConflictException', 409, (p: { name: string }) => `Function already exist: ${p.name}`, {
+    name: 'hello',
+  }),
+  aliasExists: entry('ResourceConflictException', 409, (p: { arn: string }) => `Alias already exists: ${p.arn}`, {
+    arn: 'arn:aws:lambda:us-east-1:000000000000:function:f:live',
+  }),
+  functionNotReady: entry(
+    'ResourceConflictException',
+    409,
+    (p: { state: string; reason: string }) =>
+      `The operation cannot be performed at this time. The function is currently in the following state: ${p.state}` +
+      (p.reason ? ` (${p.reason})` : ''),
+    { state: 'Pending', reason: '' },
+  ),
+  conflict: entry('ResourceConflictException', 409, (p: { what: string }) => p.what, {
+    what: 'The version 1 is referenced by an alias; delete the alias first.',
+  }),
+  revisionMismatch: entry(
+    'PreconditionFailedException',
+    412,
+    (_: Record<string, never>) =>
+      'The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API to retrieve the latest Revision Id',
+    {},
+  ),
+  invalidParameter: entry('InvalidParameterValueException', 400, (p: { what: string }) => p.what, {
+    what: 'The role defined for the function cannot be assumed by Lambda.',
+  }),
+  invalidRuntime: entry(
+    'InvalidParameterValueException',
+    400,
+    (p: { runtime: string; valid: readonly string[] }) =>
+      `Value ${p.runtime} at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [${p.valid.join(', ')}] or be a valid ARN`,
+    { runtime: 'cobol1', valid: ['nodejs20.x', 'python3.12', 'provided.al2023'] },
+  ),
+  badZip: entry(
+    'InvalidParameterValueException',
+    400,
+    (p: { detail: string }) => `Could not unzip uploaded file. Please check your file, then try to upload again. (${p.detail})`,
+    { detail: 'end of central directory record signature not found' },
+  ),
+  zipEntryOutsideFolder: entry(
+    'InvalidParameterValueException',
+    400,
+    (p: { entry: string }) =>
+      `Could not unzip uploaded file: the entry '${p.entry}' would be extracted outside the function's folder ` +
+      `(absolute path or '..'). Build the zip from inside the folder that holds your code, then upload it again.`,
+    { entry: '../evil.js' },
+  ),
+  functionInOtherRegion: entry(
+    'ResourceNotFoundException',
+    404,
+    (p: { arnRegion: string; region: string }) => `Functions from '${p.arnRegion}' are not reachable in this region ('${p.region}')`,
+    { arnRegion: 'us-west-2', region: 'us-east-1' },
+  ),
+  unzippedTooLarge: entry(
+    'InvalidParameterValueException',
+    400,
+    (p: { limit: number }) => `Unzipped size must be smaller than ${p.limit} bytes`,
+    { limit: 262_144_000 },
+  ),
+  validation: entry(
+    'ValidationException',
+    400,
+    (p: { errors: readonly string[] }) =>
+      `${p.errors.length} validation error${p.errors.length === 1 ? '' : 's'} detected: ${p.errors.join('; ')}`,
+    { errors: ["Value '64' at 'memorySize' failed to satisfy constraint: Member must have value greater than or equal to 128"] },
+  ),
+  badJson: entry(
+    'InvalidRequestContentException',
+    400,
+    (p: { detail: string }) => `Could not parse request body into json: ${p.detail}`,
+    { detail: "Unexpected token 'x'" },
+  ),
+  payloadNotJson: entry(
+    'InvalidRequestContentException',
+    400,
+    (p: { detail: string }) => `Could not parse request body into json: Could not parse payload into json: ${p.detail}`,
+    { detail: "Unexpected token 'x'" },
+  ),
+  invokeTooLarge: entry(
+    'RequestTooLargeException',
+    413,
+    (p: { async: boolean }) =>
+      p.async
+        ? `Request must be smaller than ${LIMITS.invokeAsyncBytes} bytes for the InvokeAsync operation`
+        : `Request must be smaller than ${LIMITS.invokeSyncBytes} bytes for the InvokeFunction operation`,
+    { async: false },
+  ),
+  requestEntityTooLarge: entry(
+    'RequestEntityTooLargeException',
+    413,
+    (p: { operation: string; limit: number }) => `Request must be smaller than ${p.limit} bytes for the ${p.operation} operation`,
+    { operation: 'CreateFunction', limit: LIMITS.createFunctionRequestBytes },
+  ),
+  throttled: entry('TooManyRequestsException', 429, (_: { reason: string }) => 'Rate Exceeded.', {
+    reason: 'ConcurrentInvocationLimitExceeded',
+  }),
+  unsupportedMediaType: entry(
+    'UnsupportedMediaTypeException',
+    415,
+    (p: { contentType: string }) => `The content type ${p.contentType} is not supported; send application/json.`,
+    { contentType: 'text/xml' },
+  ),
+  unknownOperation: entry(
+    'UnknownOperationException',
+    404,
+    (p: { method: string; path: string }) =>
+      `No Lambda operation matches ${p.method} ${p.path}. Check the endpoint URL and the API version in the path.`,
+    { method: 'GET', path: '/2099-01-01/nothing' },
+  ),
+  service: entry(
+    'ServiceException',
+    500,
+    (p: { detail: string }) => `lambkin hit an internal error: ${p.detail}. The request was not applied; retry it, and report it if it persists.`,
+    { detail: 'database is locked' },
+  ),
+} as const;
+
+export type ErrorCode = keyof typeof catalogue;
+type ParamsOf<C extends ErrorCode> = (typeof catalogue)[C] extends Entry<infer P> ? P : never;
+
+/** An error with an AWS error type and HTTP status, as an SDK expects to parse it. */
+export class AwsError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly type: string,
+    readonly status: number,
+    message: string,
+    /** Extra members of the JSON error body (e.g. `Reason` for TooManyRequestsException). */
+    readonly fields: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.name = type;
+  }
+}
+
+/** Builds the catalogue's error `code` with its parameters. */
+export function awsError<C extends ErrorCode>(code: C, params: ParamsOf<C>, fields?: Record<string, string>): AwsError {
+  const e = catalogue[code] as unknown as Entry<ParamsOf<C>>;
+  return new AwsError(code, e.type, e.status, e.message(params), fields);
+}
+
+/** One validation message in AWS's wording, for the `validation` entry. */
+export function constraintMessage(value: unknown, member: string, constraint: string): string {
+  return `Value '${String(value)}' at '${member}' failed to satisfy constraint: ${constraint}`;
+}
+
+export const limits = LIMITS;

@@ -1,0 +1,115 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  SandboxInitError,
+  errorDocument,
+  type InvocationOutcome,
+  type SandboxDriver,
+  type SandboxHandle,
+  type SandboxInvocation,
+  type SandboxSpec,
+  type SandboxState,
+} from './sandbox-driver.js';
+
+/** A handler the fake runs in memory, keyed by the function's Handler string. */
+export interface FakeHandler {
+  /** Runs once per sandbox; throwing fails init with the error's name as errorType. */
+  init?: (spec: SandboxSpec) => Promise<void> | void;
+  handle: (
+    event: unknown,
+    /** `state` is per sandbox, like module state in a real runtime. */
+    context: { requestId: string; state: Record<string, unknown>; log: (line: string) => void },
+  ) => Promise<unknown> | unknown;
+}
+
+/**
+ * The in-memory SandboxDriver: same contract as the process driver (the conformance suite runs
+ * against both), no processes. For tests of the layers above the fleet.
+ */
+export class FakeDriver implements SandboxDriver {
+  readonly created: SandboxSpec[] = [];
+  private readonly live = new Set<FakeSandbox>();
+
+  constructor(private readonly handlers: Readonly<Record<string, FakeHandler>>) {}
+
+  async create(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle> {
+    signal?.throwIfAborted();
+    const handler = this.handlers[spec.handler];
+    const started = performance.now();
+    if (!handler) {
+      const msg = `${spec.handler} is undefined or not exported`;
+      throw new SandboxInitError('Runtime.HandlerNotFound', errorDocument('Runtime.HandlerNotFound', msg), 0, []);
+    }
+    try {
+      await handler.init?.(spec);
+    } catch (err) {
+      const e = err as Error;
+      throw new SandboxInitError(e.name, errorDocument(e.name, e.message), performance.now() - started, []);
+    }
+    this.created.push(spec);
+    const s = new FakeSandbox(spec, handler, performance.now() - started, () => this.live.delete(s));
+    this.live.add(s);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.live].map((s) => s.stop()));
+  }
+}
+
+class FakeSandbox implements SandboxHandle {
+  state: SandboxState = 'idle';
+  readonly initLogs: string[] = [];
+  private readonly moduleState: Record<string, unknown> = {};
+
+  constructor(
+    private readonly spec: SandboxSpec,
+    private readonly handler: FakeHandler,
+    readonly initDurationMs: number,
+    private readonly onStop: () => void,
+  ) {}
+
+  get id(): string {
+    return this.spec.sandboxId;
+  }
+
+  async invoke(inv: SandboxInvocation, signal?: AbortSignal): Promise<InvocationOutcome> {
+    if (this.state !== 'idle') throw new Error(`sandbox ${this.id} is ${this.state}, not idle`);
+    this.state = 'busy';
+    const logs: string[] = [];
+    const started = performance.now();
+    const common = () => ({ durationMs: performance.now() - started, maxMemoryUsedMb: 1, logs });
+    const timeout = new AbortController();
+    const budget = Math.max(0, inv.deadlineMs - Date.now());
+    const timer = delay(budget, 'timeout' as const, { signal: timeout.signal }).catch(() => 'cancelled' as const);
+    try {
+      const event: unknown = inv.payload.length ? JSON.parse(inv.payload.toString('utf8')) : {};
+      const run = Promise.resolve()
+        .then(() => this.handler.handle(event, { requestId: inv.requestId, state: this.moduleState, log: (l) => logs.push(l) }))
+        .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+      const aborted = new Promise<'aborted'>((resolve) => signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
+      const r = await Promise.race([run, timer, aborted]);
+      if (r === 'aborted') {
+        this.state = 'failed';
+        throw signal?.reason ?? new Error('aborted');
+      }
+      if (r === 'timeout' || r === 'cancelled') {
+        this.state = 'failed';
+        const secs = (this.spec.timeoutMs / 1000).toFixed(2);
+        const msg = `RequestId: ${inv.requestId} Error: Task timed out after ${secs} seconds`;
+        return { kind: 'error', errorType: 'Sandbox.Timedout', payload: errorDocument('Sandbox.Timedout', msg), fatal: true, ...common() };
+      }
+      this.state = 'idle';
+      if (r.ok) return { kind: 'success', payload: Buffer.from(JSON.stringify(r.value ?? null)), ...common() };
+      const e = r.error instanceof Error ? r.error : new Error(String(r.error));
+      return { kind: 'error', errorType: e.name, payload: errorDocument(e.name, e.message), fatal: false, ...common() };
+    } finally {
+      timeout.abort();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.onStop();
+  }
+}

@@ -1,0 +1,144 @@
+import type { Step } from '../worker-manager/types.js';
+import type { SandboxDriver, SandboxHandle, SandboxSpec } from './sandbox-driver.js';
+
+type StepOf<K extends Step['kind']> = Extract<Step, { kind: K }>;
+
+/** Durations added for steps that have no local counterpart (a latency profile's job). */
+export interface StepDelays {
+  /** Milliseconds to wait before the step's real work, or 0. */
+  delayFor(step: Step): number;
+}
+
+export interface FleetOptions {
+  readonly driver: SandboxDriver;
+  /** Builds the sandbox spec for a create-sandbox step (the function version behind its versionKey). */
+  readonly specFor: (step: StepOf<'create-sandbox'>) => SandboxSpec;
+  readonly delays?: StepDelays;
+  /** Failures of background steps (stops), which have nobody else to report to. */
+  readonly onBackgroundError?: (step: Step, err: unknown) => void;
+}
+
+/**
+ * The effects half of placement: performs the worker manager's steps. Prerequisite steps are
+ * memoized by id, so two cold starts placed on one provisioning worker await the same work.
+ */
+export class Fleet {
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly sandboxes = new Map<string, SandboxHandle>();
+  private readonly starting = new Map<string, AbortController>();
+  private readonly background = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly options: FleetOptions) {}
+
+  /** The running sandbox with this id, once its create-sandbox step finished. */
+  sandbox(id: string): SandboxHandle | undefined {
+    return this.sandboxes.get(id);
+  }
+
+  /** Runs a step; resolves when it is done (rejects when it failed). */
+  execute(step: Step, signal?: AbortSignal): Promise<unknown> {
+    if (this.closed) return Promise.reject(new Error('the fleet is closed'));
+    const key = memoKey(step);
+    if (key) {
+      const existing = this.inFlight.get(key);
+      if (existing) return existing;
+      const p = this.run(step, signal);
+      this.inFlight.set(key, p);
+      // Completed prerequisites are remembered by the worker manager, not here.
+      p.then(
+        () => this.inFlight.delete(key),
+        () => this.inFlight.delete(key),
+      );
+      return p;
+    }
+    return this.run(step, signal);
+  }
+
+  /** Runs cleanup steps without making anyone wait for them. */
+  executeInBackground(steps: readonly Step[]): void {
+    for (const step of steps) {
+      const p = this.execute(step)
+        .then(() => undefined)
+        .catch((err: unknown) => this.options.onBackgroundError?.(step, err));
+      this.background.add(p);
+      void p.finally(() => this.background.delete(p));
+    }
+  }
+
+  /** Stops every sandbox and waits for background work. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const c of this.starting.values()) c.abort(new Error('the fleet is closing'));
+    await Promise.allSettled([...this.background]);
+    await Promise.allSettled([...this.sandboxes.values()].map((s) => s.stop()));
+    this.sandboxes.clear();
+    await this.options.driver.close();
+  }
+
+  private async run(step: Step, signal?: AbortSignal): Promise<unknown> {
+    const delay = this.options.delays?.delayFor(step) ?? 0;
+    if (delay > 0) await abortableDelay(delay, signal);
+    switch (step.kind) {
+      case 'provision-worker':
+      case 'attach-eni':
+      case 'retire-worker':
+      case 'delete-eni':
+        // Locally a worker is a bookkeeping unit (a cgroup parent once isolation lands) and an ENI
+        // costs only its profile latency; nothing else to do yet.
+        return undefined;
+      case 'create-sandbox': {
+        const controller = new AbortController();
+        this.starting.set(step.sandboxId, controller);
+        try {
+          const spec = this.options.specFor(step);
+          const s = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
+          const handle = await this.options.driver.create(spec, s);
+          if (this.closed) {
+            await handle.stop();
+            throw new Error('the fleet is closing');
+          }
+          this.sandboxes.set(step.sandboxId, handle);
+          return handle;
+        } finally {
+          this.starting.delete(step.sandboxId);
+        }
+      }
+      case 'stop-sandbox': {
+        const handle = this.sandboxes.get(step.sandboxId);
+        this.sandboxes.delete(step.sandboxId);
+        this.starting.get(step.sandboxId)?.abort(new Error(`sandbox stopped: ${step.reason}`));
+        await handle?.stop();
+        return undefined;
+      }
+    }
+  }
+}
+
+function memoKey(step: Step): string | undefined {
+  switch (step.kind) {
+    case 'provision-worker':
+      return `w:${step.workerId}`;
+    case 'attach-eni':
+      return `e:${step.eniId}`;
+    case 'create-sandbox':
+      return `s:${step.sandboxId}`;
+    default:
+      return undefined;
+  }
+}
+
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

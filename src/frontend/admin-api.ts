@@ -1,0 +1,40 @@
+import { createReadStream } from 'node:fs';
+import type { Route } from './http-server.js';
+import { awsError } from '../errors/catalogue.js';
+
+export interface AdminDeps {
+  readonly startedAt: number;
+  readonly version: string;
+  /** The worker manager's fleet snapshot. */
+  readonly fleetView: () => unknown;
+  /** Path of a stored zip by its hex digest, if present. */
+  readonly zipPath: (hex: string) => string | undefined;
+  readonly stats: () => Record<string, unknown>;
+}
+
+/** lambkin's own endpoints under /lambkin: health, fleet snapshot, code downloads. */
+export function adminRoutes(d: AdminDeps): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: '/lambkin/health',
+      handler: () => ({
+        status: 200,
+        body: { status: 'ok', version: d.version, uptimeMs: Date.now() - d.startedAt, ...d.stats() },
+      }),
+    },
+    { method: 'GET', pattern: '/lambkin/v1/fleet', handler: () => ({ status: 200, body: d.fleetView() }) },
+    {
+      method: 'GET',
+      pattern: '/lambkin/v1/code/:file',
+      handler: async (ctx) => {
+        const m = /^([0-9a-f]{64})\.zip$/.exec(ctx.params.file ?? '');
+        const path = m?.[1] ? d.zipPath(m[1]) : undefined;
+        if (!path) throw awsError('resourceNotFound', { what: `No code package ${ctx.params.file ?? ''} is stored here.` });
+        const chunks: Buffer[] = [];
+        for await (const c of createReadStream(path)) chunks.push(c as Buffer);
+        return { status: 200, headers: { 'content-type': 'application/zip' }, body: Buffer.concat(chunks) };
+      },
+    },
+  ];
+}

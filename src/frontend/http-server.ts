@@ -1,0 +1,269 @@
+import { createServer, type IncomingMessage, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import { AwsError, awsError } from '../errors/catalogue.js';
+import { callerFrom, type Caller } from './identity.js';
+
+/** What a route handler sees of one request. */
+export interface RequestContext {
+  readonly requestId: string;
+  readonly method: string;
+  readonly path: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly caller: Caller;
+  /** `http://host:port` as the client addressed us, for URLs we hand back (Code.Location). */
+  readonly baseUrl: string;
+  /** Aborted when the client goes away before we answer. */
+  readonly signal: AbortSignal;
+}
+
+export interface Reply {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A Buffer or string is sent as is; anything else as JSON. */
+  readonly body?: unknown;
+}
+
+export type Handler = (ctx: RequestContext) => Reply | Promise<Reply>;
+
+export interface Route {
+  readonly method: string;
+  /** Path pattern with `:name` segments, e.g. `/2015-03-31/functions/:name/invocations`. */
+  readonly pattern: string;
+  readonly handler: Handler;
+  /** Largest body accepted; larger bodies get `tooLarge`'s error. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** The error for a body over `maxBodyBytes`. */
+  readonly tooLarge?: () => AwsError;
+}
+
+interface CompiledRoute extends Route {
+  readonly segments: readonly string[];
+}
+
+const DEFAULT_MAX_BODY = 1 << 20;
+/** Past this we stop reading and drop the connection: nobody legitimately sends it. */
+const HARD_BODY_CAP = 256 << 20;
+
+/** Matches a decoded path against the route table. Exported for tests. */
+export function matchRoute(
+  routes: readonly CompiledRoute[],
+  method: string,
+  segments: readonly string[],
+): { route: CompiledRoute; params: Record<string, string> } | { methodMismatch: boolean } {
+  let methodMismatch = false;
+  for (const route of routes) {
+    if (route.segments.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    let ok = true;
+    for (let i = 0; i < segments.length && ok; i++) {
+      const want = route.segments[i] as string;
+      const got = segments[i] as string;
+      if (want.startsWith(':')) params[want.slice(1)] = got;
+      else ok = want === got;
+    }
+    if (!ok) continue;
+    if (route.method !== method) {
+      methodMismatch = true;
+      continue;
+    }
+    return { route, params };
+  }
+  return { methodMismatch };
+}
+
+function splitPath(pathname: string): string[] | undefined {
+  const parts = pathname.split('/').filter((s, i, all) => s !== '' || (i > 0 && i < all.length - 1));
+  try {
+    return parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The JSON error shape the AWS SDKs parse for REST-JSON services. */
+export function errorReply(err: AwsError, requestId: string): Reply {
+  const headers: Record<string, string> = {
+    'x-amzn-errortype': err.type,
+    'x-amzn-requestid': requestId,
+  };
+  if (err.type === 'TooManyRequestsException') headers['retry-after'] = '1';
+  return {
+    status: err.status,
+    headers,
+    body: { Type: err.status >= 500 ? 'Service' : 'User', Message: err.message, message: err.message, ...err.fields },
+  };
+}
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly defaultRegion: string;
+  readonly routes: readonly Route[];
+  /** Where unexpected handler failures are reported (they become ServiceException 500). */
+  readonly onInternalError?: (err: unknown) => void;
+}
+
+/**
+ * The frontend's HTTP server: routing by path, body limits, AWS error shapes, caller identity.
+ * Knows nothing of functions or processes; handlers do.
+ */
+export class HttpServer {
+  private readonly server: Server;
+  private readonly routes: CompiledRoute[];
+  private readonly sockets = new Set<Socket>();
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly options: HttpServerOptions) {
+    this.routes = options.routes.map((r) => ({ ...r, segments: splitPath(r.pattern) ?? [] }));
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        options.onInternalError?.(err);
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+    this.server.requestTimeout = 0; // sync Invoke may legitimately take up to 900 s
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  static async start(options: HttpServerOptions): Promise<HttpServer> {
+    const s = new HttpServer(options);
+    await new Promise<void>((resolve, reject) => {
+      s.server.once('error', reject);
+      s.server.listen(options.port, options.host, () => {
+        s.server.off('error', reject);
+        resolve();
+      });
+    });
+    return s;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.port}`;
+  }
+
+  /** Stops accepting, ends idle keep-alive connections, and waits for in-flight requests to finish. */
+  close(): Promise<void> {
+    this.closing ??= new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+    return this.closing;
+  }
+
+  /** Drops every connection at once (for a crash-like stop in tests and on a second Ctrl-C). */
+  destroyConnections(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = req.method ?? 'GET';
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('client disconnected'));
+    });
+    let reply: Reply;
+    try {
+      const segments = splitPath(url.pathname);
+      if (!segments) throw awsError('unknownOperation', { method, path: url.pathname });
+      const match = matchRoute(this.routes, method, segments);
+      if (!('route' in match)) {
+        await drain(req);
+        throw awsError('unknownOperation', { method, path: url.pathname });
+      }
+      const { route, params } = match;
+      const body = await readBody(req, route.maxBodyBytes ?? DEFAULT_MAX_BODY, route.tooLarge);
+      const caller = callerFrom(req.headers.authorization, url.searchParams.get('X-Amz-Credential'), this.options.defaultRegion);
+      reply = await route.handler({
+        requestId,
+        method,
+        path: url.pathname,
+        params,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+        caller,
+        baseUrl: `http://${req.headers.host ?? `127.0.0.1:${this.port}`}`,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      if (err instanceof AwsError) reply = errorReply(err, requestId);
+      else {
+        this.options.onInternalError?.(err);
+        reply = errorReply(awsError('service', { detail: err instanceof Error ? err.message : String(err) }), requestId);
+      }
+    }
+    send(res, reply, requestId);
+    if (this.closing) res.once('finish', () => setImmediate(() => this.server.closeIdleConnections()));
+  }
+}
+
+function send(res: ServerResponse, reply: Reply, requestId: string): void {
+  if (res.destroyed) return;
+  let body: Buffer;
+  const headers: Record<string, string> = { 'x-amzn-requestid': requestId, ...reply.headers };
+  if (reply.body === undefined) body = Buffer.alloc(0);
+  else if (Buffer.isBuffer(reply.body)) body = reply.body;
+  else if (typeof reply.body === 'string') body = Buffer.from(reply.body);
+  else {
+    body = Buffer.from(JSON.stringify(reply.body));
+    headers['content-type'] ??= 'application/json';
+  }
+  headers['content-length'] = String(body.length);
+  res.writeHead(reply.status, headers);
+  res.end(body);
+}
+
+/** Reads the whole body, refusing (after draining a bounded amount) when it exceeds `max`. */
+async function readBody(req: IncomingMessage, max: number, tooLarge?: () => AwsError): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  const overflow = () => tooLarge?.() ?? awsError('requestEntityTooLarge', { operation: 'this', limit: max });
+  if (declared > HARD_BODY_CAP) {
+    req.destroy();
+    throw overflow();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) over = true;
+    if (size > HARD_BODY_CAP) {
+      req.destroy();
+      break;
+    }
+    if (!over) chunks.push(chunk);
+  }
+  if (over) throw overflow();
+  return Buffer.concat(chunks, size);
+}
+
+async function drain(req: IncomingMessage): Promise<void> {
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > DEFAULT_MAX_BODY) {
+      req.destroy();
+      return;
+    }
+  }
+}

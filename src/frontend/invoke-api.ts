@@ -1,0 +1,101 @@
+/** Invoke (2015-03-31): RequestResponse, Event and DryRun, with Lambda's headers and limits. */
+import type { Route, RequestContext } from './http-server.js';
+import { awsError, limits } from '../errors/catalogue.js';
+import { parseFunctionName } from '../functions/names.js';
+import type { FunctionRegistry, FunctionVersion } from '../functions/registry.js';
+import type { InvokeService, InvocableVersion } from '../invocations/invoke-service.js';
+import type { EventQueue } from '../invocations/event-queue.js';
+
+export interface InvokeApiDeps {
+  readonly registry: FunctionRegistry;
+  readonly invoker: InvokeService;
+  readonly queue: EventQueue;
+  /** Per-function settings the invoke path needs beyond the registry (reserved concurrency, VPC key). */
+  readonly invocable: (v: FunctionVersion) => InvocableVersion;
+}
+
+/** Checks that a payload is JSON, as Lambda does before running anything. */
+export function checkPayload(body: Buffer): Buffer {
+  if (body.length === 0) return Buffer.from('{}');
+  try {
+    JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw awsError('payloadNotJson', { detail: (err as Error).message });
+  }
+  return body;
+}
+
+function header(ctx: RequestContext, name: string): string | undefined {
+  const v = ctx.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export function invokeRoutes(d: InvokeApiDeps): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: '/2015-03-31/functions/:name/invocations',
+      maxBodyBytes: limits.invokeSyncBytes,
+      tooLarge: () => awsError('invokeTooLarge', { async: false }),
+      handler: async (ctx) => {
+        const type = header(ctx, 'x-amz-invocation-type') ?? 'RequestResponse';
+        if (type !== 'RequestResponse' && type !== 'Event' && type !== 'DryRun') {
+          throw awsError('validation', {
+            errors: [`Value '${type}' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]`],
+          });
+        }
+        const logType = header(ctx, 'x-amz-log-type') ?? 'None';
+        if (logType !== 'None' && logType !== 'Tail') {
+          throw awsError('validation', {
+            errors: [`Value '${logType}' at 'logType' failed to satisfy constraint: Member must satisfy enum value set: [None, Tail]`],
+          });
+        }
+        if (type === 'Event' && ctx.body.length > limits.invokeAsyncBytes) throw awsError('invokeTooLarge', { async: true });
+        const ref = parseFunctionName(ctx.params.name, { caller: ctx.caller, qualifier: ctx.query.get('Qualifier') ?? undefined });
+        const resolved = d.registry.resolve(ctx.caller, ref);
+        const v = resolved.version;
+        if (v.state !== 'Active') {
+          throw awsError('functionNotReady', { state: v.state, reason: v.stateReasonCode ?? '' });
+        }
+        const payload = checkPayload(ctx.body);
+        const executed = { 'x-amz-executed-version': resolved.executedVersion };
+        if (type === 'DryRun') return { status: 204, headers: executed };
+        if (type === 'Event') {
+          d.queue.enqueue({
+            requestId: ctx.requestId,
+            account: ctx.caller.account,
+            region: ctx.caller.region,
+            functionName: ref.name,
+            qualifier: ref.qualifier,
+            payload,
+          });
+          return { status: 202 };
+        }
+        const clientContext = header(ctx, 'x-amz-client-context');
+        const result = await d.invoker.invoke(d.invocable(v), {
+          requestId: ctx.requestId,
+          payload,
+          invokedFunctionArn: qualifiedArn(v, ref.qualifier),
+          signal: ctx.signal,
+          ...(clientContext !== undefined ? { clientContext: Buffer.from(clientContext, 'base64').toString('utf8') } : {}),
+        });
+        return {
+          status: 200,
+          headers: {
+            ...executed,
+            'content-type': 'application/json',
+            ...(result.functionError ? { 'x-amz-function-error': result.functionError } : {}),
+            ...(logType === 'Tail' ? { 'x-amz-log-result': result.logTail } : {}),
+          },
+          body: result.payload,
+        };
+      },
+    },
+  ];
+}
+
+/** The ARN the function was invoked with: qualified by the alias or version the caller named. */
+function qualifiedArn(v: FunctionVersion, qualifier: string | undefined): string {
+  const base = v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':'));
+  return qualifier === undefined ? base : `${base}:${qualifier}`;
+}
