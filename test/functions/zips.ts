@@ -1,0 +1,51 @@
+/** Zip builders for the functions tests (fflate). Not a test file itself. */
+import { Zip, ZipDeflate, zipSync, type Zippable } from 'fflate';
+
+export interface ZipFile {
+  readonly content: string | Uint8Array;
+  /** Unix mode bits (e.g. 0o755); sets os = Unix. Include the type bits for symlinks (0o120777). */
+  readonly mode?: number;
+}
+
+/** A zip of `files` (name -> content, or { content, mode }). Names are used exactly as given. */
+export function makeZip(files: Record<string, string | Uint8Array | ZipFile>): Buffer {
+  const z: Zippable = {};
+  for (const [name, f] of Object.entries(files)) {
+    const spec: ZipFile = typeof f === 'string' || f instanceof Uint8Array ? { content: f } : f;
+    const data = typeof spec.content === 'string' ? new TextEncoder().encode(spec.content) : spec.content;
+    if (spec.mode === undefined) {
+      z[name] = data;
+    } else {
+      const type = spec.mode & 0o170000 ? 0 : 0o100000; // regular file unless a type was given
+      z[name] = [data, { os: 3, attrs: ((type | spec.mode) << 16) >>> 0 }];
+    }
+  }
+  return Buffer.from(zipSync(z, { level: 6 }));
+}
+
+/**
+ * A zip with one entry of `bytes` zeros, built by streaming so the test never holds the
+ * uncompressed data (300 MB of zeros compresses to ~300 KB).
+ */
+export async function makeZerosZip(name: string, bytes: number, chunk = 1 << 20): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const zip = new Zip((err, data, final) => {
+      if (err) return reject(err);
+      parts.push(data);
+      if (final) resolve();
+    });
+    const entry = new ZipDeflate(name, { level: 1 });
+    zip.add(entry);
+    const zeros = new Uint8Array(chunk);
+    let left = bytes;
+    while (left > chunk) {
+      entry.push(zeros);
+      left -= chunk;
+    }
+    entry.push(zeros.subarray(0, left), true);
+    zip.end();
+  });
+  await done;
+  return Buffer.concat(parts);
+}
