@@ -1,0 +1,136 @@
+/** `lambkin experiment seed`: the seed's study against an embedded lambkin, a running one, or real AWS. */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import { zipSync } from 'fflate';
+import { selectCases } from '../experiments/seed-cases.js';
+import { runSeedExperiment, totalInvocations, type CaseResult } from '../experiments/seed-experiment.js';
+import { renderHtml, renderTables, reportJson, type ReportMeta } from '../experiments/seed-report.js';
+import type { StartOptions } from './lambkin.js';
+
+export interface ExperimentCommandOptions {
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly cases: string;
+  readonly repeat: number;
+  readonly out: string;
+  readonly runtime: string;
+  readonly role: string;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+  /** Embedded lambkin only. */
+  readonly timeScale: number;
+  readonly seed: number;
+  readonly traceWaitMs: number;
+  readonly progress: boolean;
+  /** Extra options for the embedded server (tests). */
+  readonly serverOptions?: StartOptions;
+  readonly stdout?: NodeJS.WritableStream;
+  readonly signal?: AbortSignal;
+}
+
+/** The seed's hello.zip: its handler, verbatim. */
+export function seedHelloZip(): Buffer {
+  const source = `exports.handler = async (event) => {
+    
+    
+    const response = {
+        statusCode: 200,
+        body: JSON.stringify('Hello from Lambda!'),
+    };
+    return response;
+};
+`;
+  return Buffer.from(zipSync({ 'hello.js': [Buffer.from(source), { os: 3, attrs: (0o100644 << 16) >>> 0 }] }));
+}
+
+async function isLambkin(endpoint: string): Promise<boolean> {
+  try {
+    const r = await fetch(new URL('/lambkin/health', endpoint), { signal: AbortSignal.timeout(3000) });
+    return r.ok;
+  } catch {
+    return false;
+  }
+}
+
+export async function runExperimentCommand(o: ExperimentCommandOptions): Promise<{ results: CaseResult[]; outDir: string }> {
+  const out = o.stdout ?? process.stdout;
+  const cases = selectCases(o.cases);
+  const startedAt = new Date().toISOString();
+  let endpoint = o.endpoint;
+  let stopServer: (() => Promise<void>) | undefined;
+  let dataDir: string | undefined;
+  const embedded = endpoint === undefined;
+  const profile = 'aws-2019';
+  if (embedded) {
+    const { startLambkin } = await import('./lambkin.js');
+    dataDir = mkdtempSync(join(tmpdir(), 'lambkin-experiment-'));
+    const server = await startLambkin({
+      port: 0,
+      dataDir,
+      vpcMode: 'legacy',
+      latencyProfile: profile,
+      timeScale: o.timeScale,
+      seed: o.seed,
+      // Emulate a cloud-sized host: reservations, not resident memory (ten 3008 MB sandboxes need ten workers).
+      hostMemoryMb: 1_000_000,
+      log: () => {},
+      ...o.serverOptions,
+    });
+    endpoint = server.url;
+    stopServer = () => server.close();
+  }
+  const target = endpoint as string;
+  const local = embedded || (await isLambkin(target));
+  const bar = o.progress ? new cliProgress.SingleBar({ format: ' {bar} {value}/{total} invocations | {label}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(totalInvocations({ cases, repeat: o.repeat }), 0, { label: 'starting' });
+  let results: CaseResult[];
+  try {
+    results = await runSeedExperiment({
+      ...(target ? { endpoint: target } : {}),
+      region: o.region,
+      cases,
+      repeat: o.repeat,
+      zip: seedHelloZip(),
+      runtime: o.runtime,
+      handler: 'hello.handler',
+      role: o.role,
+      subnetIds: o.subnetIds,
+      securityGroupIds: o.securityGroupIds,
+      // A fresh account per run of ten on lambkin, so that no run finds another's workers.
+      credentialsFor: (i) => (local ? { accessKeyId: String(100_000_000_000 + i), secretAccessKey: 'lambkin' } : undefined),
+      ...(local
+        ? {
+            fleetCounters: async () => {
+              const r = await fetch(new URL('/lambkin/v1/fleet', target));
+              if (!r.ok) return undefined;
+              const v = (await r.json()) as { counters?: { enisCreated: number; workersCreated: number } };
+              return v.counters;
+            },
+          }
+        : {}),
+      traceWaitMs: o.traceWaitMs,
+      onProgress: (done, _total, label) => bar?.update(done, { label }),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  } finally {
+    bar?.stop();
+    await stopServer?.();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+  const meta: ReportMeta = {
+    endpoint: embedded ? 'embedded' : target,
+    embedded,
+    ...(embedded ? { timeScale: o.timeScale, profile, vpcMode: 'legacy' } : {}),
+    repeat: o.repeat,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  };
+  const outDir = resolve(o.out);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'report.json'), `${JSON.stringify(reportJson(results, meta), null, 2)}\n`);
+  writeFileSync(join(outDir, 'report.html'), renderHtml(results, meta));
+  out.write(`${renderTables(results, meta)}\n\nreport: ${join(outDir, 'report.json')}, ${join(outDir, 'report.html')}\n`);
+  return { results, outDir };
+}

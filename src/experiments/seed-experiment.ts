@@ -1,0 +1,234 @@
+/**
+ * The seed's study as code: for each case, create ten functions, invoke each once (all cold),
+ * delete them, then read each invocation's duration from X-Ray trace summaries filtered by the
+ * function's ARN. Only the public Lambda and X-Ray APIs are used, so the same code measures
+ * lambkin or real AWS Lambda.
+ */
+import {
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  InvokeCommand,
+  LambdaClient,
+  waitUntilFunctionActiveV2,
+  type Runtime,
+} from '@aws-sdk/client-lambda';
+import { GetTraceSummariesCommand, XRayClient, type TraceSummary } from '@aws-sdk/client-xray';
+import { randomBytes } from 'node:crypto';
+import { FUNCTIONS_PER_CASE, type SeedCase } from './seed-cases.js';
+import { summarize, type Summary } from './statistics.js';
+
+export interface Credentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export interface ExperimentOptions {
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly cases: readonly SeedCase[];
+  /** How many times each case's run of ten is repeated. */
+  readonly repeat: number;
+  /** The function code (the seed's hello.zip) and how to run it. */
+  readonly zip: Buffer;
+  readonly runtime: string;
+  readonly handler: string;
+  readonly role: string;
+  readonly subnetIds: readonly string[];
+  readonly securityGroupIds: readonly string[];
+  /**
+   * Credentials for one run of ten; `undefined` uses the SDK's default chain (real AWS). Against
+   * lambkin each run gets its own 12-digit account so that no run reuses another's workers, as the
+   * seed's separate script runs did not.
+   */
+  readonly credentialsFor: (runIndex: number) => Credentials | undefined;
+  /** Reads lambkin's placement counters; absent against real AWS. */
+  readonly fleetCounters?: () => Promise<{ enisCreated: number; workersCreated: number } | undefined>;
+  /** How long to wait for trace summaries to appear (X-Ray is eventually consistent). */
+  readonly traceWaitMs: number;
+  readonly onProgress?: (done: number, total: number, label: string) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface RunResult {
+  readonly memoryMb: number;
+  readonly durationsMs: number[];
+  /** Per invocation: did it provision a worker (from the trace's annotation, when present)? */
+  readonly narrow: (boolean | undefined)[];
+  readonly enisCreated: number | null;
+  readonly workersCreated: number | null;
+}
+
+export interface CaseResult {
+  readonly id: number;
+  readonly title: string;
+  readonly vpc: boolean;
+  /** One memory size, or the list of case 5's sweep. */
+  readonly memoryMb: number | number[];
+  /** The durations the case counts (case 5: only starts that reused a worker). */
+  readonly durationsMs: number[];
+  readonly stats: Summary;
+  /** Per run of ten (mean over repeats); null when the endpoint has no fleet view. */
+  readonly enisCreated: number | null;
+  readonly workersCreated: number | null;
+  readonly runs: RunResult[];
+  /** Case 5: statistics per memory size. */
+  readonly sweep?: { memoryMb: number; durationsMs: number[]; stats: Summary }[];
+}
+
+/** Starts slower than this are taken as narrow cold starts when a trace has no annotation (real AWS). */
+const NARROW_THRESHOLD_MS = 2000;
+
+export function totalInvocations(o: Pick<ExperimentOptions, 'cases' | 'repeat'>): number {
+  return o.cases.reduce((n, c) => n + c.memoryMb.length * FUNCTIONS_PER_CASE * o.repeat, 0);
+}
+
+/**
+ * Runs the cases and returns their results. Every function created is deleted before this
+ * returns or throws, including when `signal` aborts.
+ */
+export async function runSeedExperiment(o: ExperimentOptions): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  const total = totalInvocations(o);
+  let done = 0;
+  let runIndex = 0;
+  for (const c of o.cases) {
+    const runs: RunResult[] = [];
+    for (let rep = 0; rep < o.repeat; rep++) {
+      for (const memoryMb of c.memoryMb) {
+        o.signal?.throwIfAborted();
+        const run = await runTen(o, c, memoryMb, runIndex++, (label) => o.onProgress?.(++done, total, label));
+        runs.push(run);
+      }
+    }
+    results.push(caseResult(c, runs));
+  }
+  return results;
+}
+
+function caseResult(c: SeedCase, runs: RunResult[]): CaseResult {
+  const counted = (r: RunResult) =>
+    c.onlyReusedWorkers ? r.durationsMs.filter((d, i) => !(r.narrow[i] ?? d > NARROW_THRESHOLD_MS)) : r.durationsMs;
+  const durationsMs = runs.flatMap(counted);
+  const avg = (xs: (number | null)[]) =>
+    xs.some((x) => x === null) || xs.length === 0 ? null : (xs as number[]).reduce((a, b) => a + b, 0) / xs.length;
+  const perRun = (key: 'enisCreated' | 'workersCreated') => avg(runs.map((r) => r[key]));
+  return {
+    id: c.id,
+    title: c.title,
+    vpc: c.vpc,
+    memoryMb: c.memoryMb.length === 1 ? (c.memoryMb[0] as number) : [...c.memoryMb],
+    durationsMs,
+    stats: summarize(durationsMs),
+    enisCreated: perRun('enisCreated'),
+    workersCreated: perRun('workersCreated'),
+    runs,
+    ...(c.memoryMb.length > 1
+      ? {
+          sweep: c.memoryMb.map((m) => {
+            const ds = runs.filter((r) => r.memoryMb === m).flatMap(counted);
+            return { memoryMb: m, durationsMs: ds, stats: summarize(ds) };
+          }),
+        }
+      : {}),
+  };
+}
+
+async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIndex: number, tick: (label: string) => void): Promise<RunResult> {
+  const credentials = o.credentialsFor(runIndex);
+  const config = {
+    region: o.region,
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+  };
+  const lambda = new LambdaClient(config);
+  const xray = new XRayClient(config);
+  const tag = randomBytes(3).toString('hex');
+  const names = Array.from({ length: FUNCTIONS_PER_CASE }, (_, i) => `lambkin-seed-${tag}-c${c.id}-${memoryMb}-${i + 1}`);
+  const created: string[] = [];
+  const arns = new Map<string, string>();
+  const startedAt = new Date(Date.now() - 60_000);
+  const before = await o.fleetCounters?.();
+  try {
+    for (const name of names) {
+      o.signal?.throwIfAborted();
+      const fn = await lambda.send(
+        new CreateFunctionCommand({
+          FunctionName: name,
+          Runtime: o.runtime as Runtime,
+          Handler: o.handler,
+          Role: o.role,
+          Code: { ZipFile: o.zip },
+          TracingConfig: { Mode: 'Active' },
+          MemorySize: memoryMb,
+          ...(c.vpc ? { VpcConfig: { SubnetIds: [...o.subnetIds], SecurityGroupIds: [...o.securityGroupIds] } } : {}),
+        }),
+        { abortSignal: o.signal },
+      );
+      created.push(name);
+      arns.set(fn.FunctionArn ?? name, name);
+      if (fn.State === 'Pending') {
+        await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 900, minDelay: 1, maxDelay: 5, abortSignal: o.signal }, { FunctionName: name });
+      }
+      await lambda.send(new InvokeCommand({ FunctionName: name }), { abortSignal: o.signal });
+      tick(`case ${c.id} · ${memoryMb} MB · ${created.length}/${FUNCTIONS_PER_CASE}`);
+    }
+  } finally {
+    // As the seed did: delete only after every invocation finished, so no run reuses a worker of the same functions.
+    await Promise.allSettled(created.map((n) => lambda.send(new DeleteFunctionCommand({ FunctionName: n }))));
+  }
+  const after = await o.fleetCounters?.();
+  try {
+    const summaries = await readSummaries(xray, [...arns.keys()], startedAt, o.traceWaitMs, o.signal);
+    const durationsMs: number[] = [];
+    const narrow: (boolean | undefined)[] = [];
+    for (const arn of arns.keys()) {
+      const s = summaries.get(arn);
+      if (!s) continue;
+      durationsMs.push((s.Duration ?? 0) * 1000);
+      const ann = s.Annotations?.narrow_cold_start?.[0]?.AnnotationValue?.BooleanValue;
+      narrow.push(ann);
+    }
+    return {
+      memoryMb,
+      durationsMs,
+      narrow,
+      enisCreated: before && after ? after.enisCreated - before.enisCreated : null,
+      workersCreated: before && after ? after.workersCreated - before.workersCreated : null,
+    };
+  } finally {
+    lambda.destroy();
+    xray.destroy();
+  }
+}
+
+/** Polls GetTraceSummaries until every ARN has a trace (or the wait runs out). */
+async function readSummaries(
+  xray: XRayClient,
+  arns: readonly string[],
+  since: Date,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<Map<string, TraceSummary>> {
+  const found = new Map<string, TraceSummary>();
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt++) {
+    let token: string | undefined;
+    do {
+      const page = await xray.send(
+        new GetTraceSummariesCommand({ StartTime: since, EndTime: new Date(Date.now() + 60_000), NextToken: token }),
+        { abortSignal: signal },
+      );
+      for (const s of page.TraceSummaries ?? []) {
+        for (const r of s.ResourceARNs ?? []) {
+          const arn = r.ARN ?? '';
+          const match = arns.find((a) => arn === a || arn.startsWith(`${a}:`));
+          if (match && !found.has(match)) found.set(match, s);
+        }
+      }
+      token = page.NextToken;
+    } while (token);
+    if (found.size >= arns.length || Date.now() >= deadline) return found;
+    // X-Ray makes traces searchable a few seconds after they end; back off up to 5 s between polls.
+    await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+  }
+}
