@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { describe, test } from 'node:test';
+import { openDatabase } from '../../src/store/database.js';
+import { VirtualClock } from '../../src/util/clock.js';
+import { invocationSegments, type SegmentDocument } from '../../src/tracing/segments.js';
+import { TraceStore } from '../../src/tracing/trace-store.js';
+import { parseDatagram, XrayDaemon } from '../../src/tracing/xray-daemon.js';
+import { leakFree } from '../helpers/leaks.js';
+import { coldTrace, T0 } from './fixtures.js';
+
+const HEADER = '{"format": "json", "version": 1}\n';
+const FN_SEGMENT = 'bbbbbbbbbbbbbbbb';
+
+async function setup(defer: (c: () => unknown) => void) {
+  const db = openDatabase(':memory:');
+  defer(() => db.close());
+  const store = new TraceStore(db, { clock: new VirtualClock(T0) });
+  const trace = coldTrace({ segmentIds: { lambda: 'aaaaaaaaaaaaaaaa', function: FN_SEGMENT } });
+  store.put(invocationSegments(trace));
+  const dropped: string[] = [];
+  let handledCount = 0;
+  const waiters: { n: number; resolve: () => void }[] = [];
+  const onDatagram = () => {
+    handledCount++;
+    for (const w of waiters.filter((x) => x.n <= handledCount)) w.resolve();
+  };
+  const daemon = await XrayDaemon.start({ store, host: '127.0.0.1', port: 0, onDropped: (r) => dropped.push(r), onDatagram });
+  defer(() => daemon.close());
+  const client = createSocket('udp4');
+  defer(() => new Promise<void>((r) => client.close(() => r())));
+  const send = async (msg: string | Buffer) => {
+    await new Promise<void>((resolve, reject) => client.send(msg, daemon.port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  };
+  /** Resolves once the daemon has handled `n` datagrams (delivery on loopback is asynchronous). */
+  const handled = (n: number) =>
+    new Promise<void>((resolve) => {
+      if (handledCount >= n) resolve();
+      else waiters.push({ n, resolve });
+    });
+  return { store, trace, daemon, send, handled, dropped };
+}
+
+function userSubsegment(traceId: string, over: Partial<SegmentDocument> = {}): SegmentDocument {
+  return {
+    id: 'cccccccccccccccc',
+    name: 'fetch-orders',
+    start_time: (T0 + 1273) / 1000,
+    end_time: (T0 + 1276) / 1000,
+    type: 'subsegment',
+    parent_id: FN_SEGMENT,
+    trace_id: traceId,
+    namespace: 'remote',
+    annotations: { orders: 2 },
+    ...over,
+  };
+}
+
+describe('X-Ray daemon (UDP)', () => {
+  test('parseDatagram splits header and document and refuses other formats', () => {
+    assert.deepEqual(parseDatagram(Buffer.from(HEADER + '{"a":1}')), { document: '{"a":1}' });
+    assert.ok('error' in parseDatagram(Buffer.from('{"a":1}')));
+    assert.ok('error' in parseDatagram(Buffer.from('{"format":"xml"}\n{}')));
+    assert.ok('error' in parseDatagram(Buffer.from('nope\n{}')));
+    assert.ok('error' in parseDatagram(Buffer.from('{"format":"json","version":2}\n{}')));
+  });
+
+  test(
+    'a subsegment sent as aws-xray-sdk-core sends it joins the function segment of its trace',
+    leakFree(async (_t, defer) => {
+      const { store, trace, daemon, send, handled } = await setup(defer);
+      assert.match(daemon.address, /^127\.0\.0\.1:\d+$/);
+      await send(HEADER + JSON.stringify(userSubsegment(trace.traceId)));
+      await handled(1);
+      assert.equal(daemon.stats.stored, 1);
+      const fn = store
+        .trace(trace.traceId)
+        ?.Segments.map((s) => JSON.parse(s.Document) as SegmentDocument)
+        .find((d) => d.id === FN_SEGMENT);
+      assert.deepEqual(
+        fn?.subsegments?.map((s) => s.name),
+        ['Initialization', 'Invocation', 'fetch-orders', 'Overhead'],
+      );
+      assert.deepEqual(store.summary(trace.traceId)?.Annotations.orders?.map((a) => a.AnnotationValue), [{ NumberValue: 2 }]);
+      assert.ok(store.summary(trace.traceId)?.ServiceIds.some((s) => s.Name === 'fetch-orders' && s.Type === 'remote'));
+    }),
+  );
+
+  test(
+    'malformed datagrams are dropped and counted; the listener keeps working',
+    leakFree(async (_t, defer) => {
+      const { store, trace, daemon, send, handled, dropped } = await setup(defer);
+      await send('garbage without header');
+      await send(HEADER + '{not json');
+      await send(HEADER + JSON.stringify({ id: 'short', name: 'x' }));
+      await send(Buffer.from([0xff, 0xfe, 0x0a, 0x00]));
+      await send(HEADER);
+      await send(HEADER + JSON.stringify(userSubsegment(trace.traceId, { id: 'dddddddddddddddd', name: 'after-garbage' })));
+      await handled(6);
+      assert.equal(daemon.stats.dropped, 5);
+      assert.equal(dropped.length, 5);
+      assert.equal(daemon.stats.stored, 1);
+      assert.ok(store.trace(trace.traceId)?.Segments.some((s) => s.Document.includes('after-garbage')));
+    }),
+  );
+
+  let python = false;
+  try {
+    execFileSync('python3', ['-c', 'import aws_xray_sdk.core'], { stdio: 'ignore' });
+    python = true;
+  } catch {
+    python = false;
+  }
+  test(
+    'the real Python X-Ray SDK in Lambda mode streams its subsegment to the daemon',
+    { skip: python ? false : 'python3 with aws_xray_sdk is not installed' },
+    leakFree(async (_t, defer) => {
+      const { store, trace, daemon, handled } = await setup(defer);
+      const script = [
+        'from aws_xray_sdk.core import xray_recorder',
+        "sub = xray_recorder.begin_subsegment('python-work')",
+        "sub.put_annotation('from_python', True)",
+        'xray_recorder.end_subsegment()',
+      ].join('\n');
+      const child = execFile('python3', ['-c', script], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          LAMBDA_TASK_ROOT: '/tmp',
+          AWS_XRAY_DAEMON_ADDRESS: daemon.address,
+          _X_AMZN_TRACE_ID: `Root=${trace.traceId};Parent=${FN_SEGMENT};Sampled=1`,
+        },
+      });
+      const [code] = (await once(child, 'exit')) as [number];
+      assert.equal(code, 0);
+      await handled(1);
+      const fn = store
+        .trace(trace.traceId)
+        ?.Segments.map((s) => JSON.parse(s.Document) as SegmentDocument)
+        .find((d) => d.id === FN_SEGMENT);
+      assert.ok(fn?.subsegments?.some((s) => s.name === 'python-work'), JSON.stringify(fn?.subsegments?.map((s) => s.name)));
+      assert.deepEqual(store.summary(trace.traceId)?.Annotations.from_python?.map((a) => a.AnnotationValue), [{ BooleanValue: true }]);
+    }),
+  );
+});
