@@ -11,11 +11,11 @@ import { CodeStore } from '../functions/code-store.js';
 import { FunctionRegistry, type FunctionVersion } from '../functions/registry.js';
 import { isDeprecatedRuntime, runtimeFamily } from '../functions/runtimes.js';
 import { parseFunctionName } from '../functions/names.js';
-import { AwsError } from '../errors/catalogue.js';
+import { AwsError, awsError } from '../errors/catalogue.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
 import { Fleet } from '../fleet/fleet.js';
 import { ProcessDriver } from '../fleet/process-driver.js';
-import type { SandboxDriver } from '../fleet/sandbox-driver.js';
+import type { SandboxDriver, SandboxSpec } from '../fleet/sandbox-driver.js';
 import { InvokeService, type InvocableVersion } from '../invocations/invoke-service.js';
 import { EventQueue, eventQueueMigrations, type EventOutcome, type QueuedEvent } from '../invocations/event-queue.js';
 import { LogStore, logsDir } from '../invocations/log-store.js';
@@ -23,6 +23,11 @@ import { HttpServer } from '../frontend/http-server.js';
 import { lambdaRoutes } from '../frontend/lambda-api.js';
 import { invokeRoutes } from '../frontend/invoke-api.js';
 import { adminRoutes } from '../frontend/admin-api.js';
+import { concurrencyRoutes, unreservedConcurrency } from '../frontend/concurrency-api.js';
+import { ConcurrencyStore } from '../functions/concurrency-store.js';
+import { ConcurrencyController } from '../invocations/provisioned.js';
+import { HyperplaneEnis, initialStateFor, vpcKeyOf } from '../invocations/vpc-enis.js';
+import { createSampler, loadProfile, stepDelays } from '../profiles/latency-profile.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { resolveServerOptions, type ServerOptions, type ServerOptionsInput } from './server-options.js';
 
@@ -54,12 +59,15 @@ export interface Lambkin {
 export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const { driver: givenDriver, clock = realClock, log = (l: string) => console.error(l), ...rest } = input;
   const options = resolveServerOptions(rest);
+  // A bad profile name or file fails start-up before anything is opened.
+  const delays = stepDelays(createSampler(loadProfile(options.latencyProfile), { seed: options.seed, timeScale: options.timeScale }));
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
 
   const db = openDatabase(join(dataDir, 'lambkin.db'), eventQueueMigrations);
   const code = new CodeStore(dataDir);
-  const registry = new FunctionRegistry({ db, code });
+  const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode) });
+  const concurrency = new ConcurrencyStore(db);
   const workerManager = new WorkerManager({
     hostMemoryMb: Math.max(options.hostMemoryMb, options.workerMemoryMb),
     workerMemoryMb: options.workerMemoryMb,
@@ -80,16 +88,14 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
           ? `lambkin: ${runtime} is deprecated on AWS Lambda; this function runs on the local ${runtimeFamily(runtime) === 'nodejs' ? `Node.js ${process.version}` : options.python}`
           : undefined,
     });
-  let invoker: InvokeService | undefined;
-  const fleet = new Fleet({
+  const fleet: Fleet = new Fleet({
     driver,
-    specFor: (step) => {
-      if (!invoker) throw new Error('not started');
-      return invoker.specFor(step);
-    },
+    // Called only once sandboxes start, after `invoker` below is initialised.
+    specFor: (step): SandboxSpec => invoker.specFor(step),
+    delays,
     onBackgroundError: (step, err) => log(`lambkin: ${step.kind} failed: ${String(err)}`),
   });
-  invoker = new InvokeService({ workerManager, fleet, clock, logs });
+  const invoker = new InvokeService({ workerManager, fleet, clock, logs });
   const invokerRef = invoker;
 
   registry.onChange((e) => {
@@ -98,21 +104,32 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     invokerRef.retire(arn, e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
   });
 
-  const invocable = (v: FunctionVersion): InvocableVersion => ({
-    account: v.account,
-    region: v.region,
-    functionName: v.functionName,
-    functionArn: v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':')),
-    version: v.version,
-    versionKey: v.versionKey,
-    runtime: v.runtime,
-    handler: v.handler ?? '',
-    codeDir: v.codeDir,
-    memorySize: v.memorySize,
-    timeout: v.timeout,
-    environment: v.environment ?? {},
-    ...(v.vpcConfig ? { vpcKey: `${[...v.vpcConfig.subnetIds].sort().join(',')}|${[...v.vpcConfig.securityGroupIds].sort().join(',')}` } : {}),
-  });
+  const invocable = (v: FunctionVersion): InvocableVersion => {
+    const reserved = concurrency.reserved(v, v.functionName);
+    return {
+      account: v.account,
+      region: v.region,
+      functionName: v.functionName,
+      functionArn: v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':')),
+      version: v.version,
+      versionKey: v.versionKey,
+      runtime: v.runtime,
+      handler: v.handler ?? '',
+      codeDir: v.codeDir,
+      memorySize: v.memorySize,
+      timeout: v.timeout,
+      environment: v.environment ?? {},
+      ...(v.vpcConfig ? { vpcKey: vpcKeyOf(v.vpcConfig) } : {}),
+      ...(reserved !== undefined ? { reservedConcurrency: reserved } : {}),
+    };
+  };
+  const enis = new HyperplaneEnis({ mode: options.vpcMode, registry, workerManager, invoker, clock, log });
+  const controller = new ConcurrencyController({ registry, store: concurrency, workerManager, invoker, clock, invocable, log });
+  /** For invocations: a hyperplane VPC version whose ENI is not there (yet, or again) cannot run. */
+  const invocableNow = (v: FunctionVersion): InvocableVersion => {
+    if (enis.notReady(v)) throw awsError('functionNotReady', { state: 'Pending', reason: 'Restoring' });
+    return invocable(v);
+  };
 
   const runEvent = async (e: QueuedEvent): Promise<EventOutcome> => {
     const caller = { account: e.account, region: e.region };
@@ -124,7 +141,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       if (err instanceof AwsError && err.status === 404) return { kind: 'gone' };
       throw err;
     }
-    if (resolved.version.state !== 'Active') return { kind: 'throttled' };
+    if (resolved.version.state !== 'Active' || enis.notReady(resolved.version)) return { kind: 'throttled' };
     try {
       const v = resolved.version;
       const base = v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':'));
@@ -160,12 +177,14 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       routes: [
         ...lambdaRoutes({
           registry,
-          accountSettings: () => ({
+          accountSettings: (account, region) => ({
             concurrentExecutions: options.accountConcurrency,
-            unreservedConcurrentExecutions: options.accountConcurrency,
+            unreservedConcurrentExecutions: unreservedConcurrency(concurrency, { account, region }, options.accountConcurrency),
           }),
+          reservedConcurrency: (caller, name) => concurrency.reserved(caller, name),
         }),
-        ...invokeRoutes({ registry, invoker, queue, invocable }),
+        ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
+        ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
         ...adminRoutes({
           startedAt,
           version: pkg.version,
@@ -184,6 +203,9 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     db.close();
     throw err;
   }
+  // ENIs first: provisioned concurrency of hyperplane VPC versions waits for them.
+  enis.start();
+  controller.start();
   queue.pump();
 
   let closing: Promise<void> | undefined;
@@ -191,8 +213,11 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     (closing ??= (async () => {
       await http.close();
       await queue.close();
+      controller.close();
+      enis.close();
       invokerRef.close();
       await fleet.close();
+      await invokerRef.settled();
       await registry.collectGarbage().catch(() => undefined);
       db.close();
     })());

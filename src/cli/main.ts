@@ -9,6 +9,14 @@ function int(name: string) {
   };
 }
 
+function positive(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+    return n;
+  };
+}
+
 function duration(v: string): number {
   try {
     return parseDuration(v);
@@ -34,6 +42,11 @@ program
   .addOption(new Option('--worker-idle <duration>', 'an empty worker is retired after this long').default(300_000, '5m').argParser(duration))
   .addOption(new Option('--account-concurrency <n>', 'concurrent executions per account').default(1000).argParser(int('--account-concurrency')))
   .addOption(new Option('--vpc-mode <mode>', 'ENI model for VPC functions').choices(['hyperplane', 'legacy']).default('hyperplane'))
+  .addOption(
+    new Option('--latency-profile <profile>', 'delays for steps with no local counterpart: none, aws-2019 or a profile .json file').default('none'),
+  )
+  .addOption(new Option('--time-scale <f>', 'multiplies every profile delay (0.1: the 10 s ENI takes 1 s)').default(1).argParser(positive('--time-scale')))
+  .addOption(new Option('--seed <n>', 'seed of the profile\'s random draws').default(1).argParser(int('--seed')))
   .action(async (o: Record<string, unknown>) => {
     const { startLambkin } = await import('./lambkin.js');
     const server = await startLambkin({
@@ -47,6 +60,9 @@ program
       workerIdleMs: o.workerIdle as number,
       accountConcurrency: o.accountConcurrency as number,
       vpcMode: o.vpcMode as 'hyperplane' | 'legacy',
+      latencyProfile: o.latencyProfile as string,
+      timeScale: o.timeScale as number,
+      seed: o.seed as number,
       log: (line) => console.error(line),
     });
     console.log(`lambkin listening on ${server.url}  (data: ${server.options.dataDir})`);
@@ -75,6 +91,15 @@ program
   .action(async (name: string, o: { dataDir: string; region: string; account: string; follow?: boolean }) => {
     const { showLogs } = await import('./logs-command.js');
     await showLogs({ dataDir: o.dataDir, region: o.region, account: o.account, functionName: name, follow: o.follow ?? false });
+  });
+
+program
+  .command('fleet')
+  .description('show the fleet of a running lambkin: hosts, workers, sandboxes and ENIs')
+  .addOption(new Option('--endpoint <url>', 'the lambkin server').env('LAMBKIN_ENDPOINT').default('http://127.0.0.1:4590'))
+  .action(async (o: { endpoint: string }) => {
+    const { showFleet } = await import('./fleet-command.js');
+    process.exitCode = await showFleet({ endpoint: o.endpoint, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
   });
 
 await program.parseAsync(process.argv);

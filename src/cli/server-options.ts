@@ -27,10 +27,23 @@ export const serverOptionsSchema = z
       .default(() => Math.floor((totalmem() / 1024 / 1024) * 0.75)),
     /** A worker with no sandboxes is retired after this long. Default 5 minutes. */
     workerIdleMs: z.number().int().positive().default(300_000),
-    /** Concurrent executions per account. Default 1000 (Lambda's default quota). */
+    /**
+     * Concurrent executions per account. Default 1000 (Lambda's default quota). Reserved concurrency
+     * must leave at least min(100, 10% of this) unreserved (AWS: 100 of the default 1000).
+     */
     accountConcurrency: z.number().int().min(1).default(1000),
     /** `hyperplane` (Lambda since Sept 2019) or `legacy` (an ENI per worker, the seed's model). */
     vpcMode: z.enum(['hyperplane', 'legacy']).default('hyperplane'),
+    /**
+     * Durations added for steps with no local counterpart (worker provisioning, ENI creation, code
+     * download, platform init share): `none` (default, adds nothing), `aws-2019` (the seed's
+     * measurements), or a path to a profile .json file.
+     */
+    latencyProfile: z.string().min(1).default('none'),
+    /** Multiplies every profile duration (0.1 turns the 10 s ENI into 1 s). Default 1. */
+    timeScale: z.number().finite().positive().default(1),
+    /** Seed of the profile's random draws; the same seed gives the same delays. Default 1. */
+    seed: z.number().int().nonnegative().default(1),
     /** Longest init before the sandbox is failed. Default 10 s, as on Lambda. */
     initTimeoutMs: z.number().int().positive().default(10_000),
     /** The interpreter for python3.* runtimes. Default python3. */

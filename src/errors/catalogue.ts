@@ -133,6 +133,25 @@ export const catalogue = {
   throttled: entry('TooManyRequestsException', 429, (_: { reason: string }) => 'Rate Exceeded.', {
     reason: 'ConcurrentInvocationLimitExceeded',
   }),
+  provisionedConfigNotFound: entry(
+    'ProvisionedConcurrencyConfigNotFoundException',
+    404,
+    (_: Record<string, never>) => 'No Provisioned Concurrency Config found for this function',
+    {},
+  ),
+  unreservedBelowMinimum: entry(
+    'InvalidParameterValueException',
+    400,
+    (p: { minimum: number }) =>
+      `Specified ReservedConcurrentExecutions for function decreases account's UnreservedConcurrentExecution below its minimum value of [${p.minimum}].`,
+    { minimum: 100 },
+  ),
+  provisionedOnUnpublished: entry(
+    'InvalidParameterValueException',
+    400,
+    (_: Record<string, never>) => 'Provisioned Concurrency Configs cannot be applied to unpublished function versions.',
+    {},
+  ),
   unsupportedMediaType: entry(
     'UnsupportedMediaTypeException',
     415,
@@ -152,6 +171,11 @@ export const catalogue = {
     (p: { detail: string }) => `lambkin hit an internal error: ${p.detail}. The request was not applied; retry it, and report it if it persists.`,
     { detail: 'database is locked' },
   ),
+  // X-Ray API (src/frontend/xray-api.ts): X-Ray's own error types.
+  xrayInvalidRequest: entry('InvalidRequestException', 400, (p: { what: string }) => p.what, {
+    what: 'TraceIds may hold at most 5 trace ids',
+  }),
+  xrayThrottled: entry('ThrottledException', 429, (_: Record<string, never>) => 'Rate exceeded', {}),
 } as const;
 
 export type ErrorCode = keyof typeof catalogue;

@@ -81,17 +81,21 @@ export class Fleet {
     if (delay > 0) await abortableDelay(delay, signal);
     switch (step.kind) {
       case 'provision-worker':
-      case 'attach-eni':
+        // With isolation the worker becomes a cgroup parent holding its capacity.
+        await this.options.driver.provisionWorker?.(step.workerId, step.memoryMb);
+        return undefined;
       case 'retire-worker':
+        await this.options.driver.retireWorker?.(step.workerId);
+        return undefined;
+      case 'attach-eni':
       case 'delete-eni':
-        // Locally a worker is a bookkeeping unit (a cgroup parent once isolation lands) and an ENI
-        // costs only its profile latency; nothing else to do yet.
+        // An ENI costs only its profile latency locally; nothing else to do yet.
         return undefined;
       case 'create-sandbox': {
         const controller = new AbortController();
         this.starting.set(step.sandboxId, controller);
         try {
-          const spec = this.options.specFor(step);
+          const spec = { ...this.options.specFor(step), workerId: step.workerId };
           const s = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
           const handle = await this.options.driver.create(spec, s);
           if (this.closed) {

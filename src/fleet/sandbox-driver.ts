@@ -17,6 +17,10 @@ export interface SandboxSpec {
   /** The extracted code, read-only by convention. */
   readonly codeDir: string;
   readonly memoryMb: number;
+  /** Size of the private /tmp (EphemeralStorage, 512–10240 MB on Lambda); default 512. Enforced with namespaces. */
+  readonly ephemeralStorageMb?: number;
+  /** The worker (cgroup parent) the sandbox is placed in; filled by the fleet from the create-sandbox step. */
+  readonly workerId?: string;
   readonly timeoutMs: number;
   readonly environment: Readonly<Record<string, string>>;
   readonly initializationType: 'on-demand' | 'provisioned-concurrency';
@@ -91,6 +95,10 @@ export interface SandboxDriver {
   create(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle>;
   /** Stops every sandbox this driver started. */
   close(): Promise<void>;
+  /** A worker was provisioned: drivers that isolate make it a cgroup parent with this memory capacity. */
+  provisionWorker?(workerId: string, capacityMb: number): Promise<void>;
+  /** A worker was retired: its cgroup goes away. */
+  retireWorker?(workerId: string): Promise<void>;
 }
 
 /** Lambda's error document for a platform-side failure, as `{errorType, errorMessage}` JSON. */

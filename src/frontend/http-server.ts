@@ -84,6 +84,19 @@ function splitPath(pathname: string): string[] | undefined {
   }
 }
 
+/**
+ * The request target as a URL. A path is always taken as a path: `new URL('//x', base)` would
+ * read `//x` as a host (or throw), so it is parsed as `http://localhost//x`. Undefined when
+ * the target cannot be parsed at all.
+ */
+function requestUrl(raw: string): URL | undefined {
+  try {
+    return raw.startsWith('/') ? new URL(`http://localhost${raw}`) : new URL(raw, 'http://localhost');
+  } catch {
+    return undefined;
+  }
+}
+
 /** The JSON error shape the AWS SDKs parse for REST-JSON services. */
 export function errorReply(err: AwsError, requestId: string): Reply {
   const headers: Record<string, string> = {
@@ -175,7 +188,6 @@ export class HttpServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
-    const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     const abort = new AbortController();
     res.on('close', () => {
@@ -183,6 +195,8 @@ export class HttpServer {
     });
     let reply: Reply;
     try {
+      const url = requestUrl(req.url ?? '/');
+      if (!url) throw awsError('unknownOperation', { method, path: req.url ?? '' });
       const segments = splitPath(url.pathname);
       if (!segments) throw awsError('unknownOperation', { method, path: url.pathname });
       const match = matchRoute(this.routes, method, segments);
@@ -207,7 +221,11 @@ export class HttpServer {
       });
     } catch (err) {
       if (err instanceof AwsError) reply = errorReply(err, requestId);
-      else {
+      else if (abort.signal.aborted || (err as { code?: unknown } | null)?.code === 'ECONNRESET') {
+        // The client hung up (e.g. mid-body): nobody to answer, and not our failure.
+        res.destroy();
+        return;
+      } else {
         this.options.onInternalError?.(err);
         reply = errorReply(awsError('service', { detail: err instanceof Error ? err.message : String(err) }), requestId);
       }

@@ -72,12 +72,15 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
           return { status: 202 };
         }
         const clientContext = header(ctx, 'x-amz-client-context');
+        // Lambda passes the caller's X-Ray trace header on to the function (Lambda-Runtime-Trace-Id, _X_AMZN_TRACE_ID).
+        const traceId = header(ctx, 'x-amzn-trace-id');
         const result = await d.invoker.invoke(d.invocable(v), {
           requestId: ctx.requestId,
           payload,
           invokedFunctionArn: qualifiedArn(v, ref.qualifier),
           signal: ctx.signal,
           ...(clientContext !== undefined ? { clientContext: Buffer.from(clientContext, 'base64').toString('utf8') } : {}),
+          ...(traceId ? { traceId } : {}),
         });
         return {
           status: 200,

@@ -28,8 +28,10 @@ import {
 
 export interface LambdaApiDeps {
   readonly registry: FunctionRegistry;
-  /** Account-level settings GetAccountSettings reports. */
-  readonly accountSettings: (account: string) => { concurrentExecutions: number; unreservedConcurrentExecutions: number };
+  /** Account-level settings GetAccountSettings reports (concurrency is per account and region, as on AWS). */
+  readonly accountSettings: (account: string, region: string) => { concurrentExecutions: number; unreservedConcurrentExecutions: number };
+  /** The function's reserved concurrency, for GetFunction's `Concurrency` (undefined: none set). */
+  readonly reservedConcurrency?: (caller: { account: string; region: string }, name: string) => number | undefined;
 }
 
 const V = '/2015-03-31/functions';
@@ -127,7 +129,12 @@ export function lambdaRoutes(d: LambdaApiDeps): Route[] {
       pattern: `${V}/:name`,
       handler: (ctx) => {
         const v = r.get(ctx.caller, fnRef(ctx));
-        return ok({ Configuration: toFunctionConfiguration(v), Code: codeLocation(ctx, v) });
+        const reserved = d.reservedConcurrency?.(ctx.caller, v.functionName);
+        return ok({
+          Configuration: toFunctionConfiguration(v),
+          Code: codeLocation(ctx, v),
+          ...(reserved !== undefined ? { Concurrency: { ReservedConcurrentExecutions: reserved } } : {}),
+        });
       },
     },
     {
@@ -258,7 +265,7 @@ export function lambdaRoutes(d: LambdaApiDeps): Route[] {
       pattern: '/2016-08-19/account-settings',
       handler: (ctx) => {
         const all = r.list(ctx.caller, { maxItems: 10_000, allVersions: true }).functions;
-        const s = d.accountSettings(ctx.caller.account);
+        const s = d.accountSettings(ctx.caller.account, ctx.caller.region);
         return ok({
           // Lambda's default quotas (AWS docs, "Lambda quotas").
           AccountLimit: {

@@ -22,6 +22,8 @@ export interface InvocableVersion {
   readonly handler: string;
   readonly codeDir: string;
   readonly memorySize: number;
+  /** EphemeralStorage (size of /tmp) in MB; default 512. */
+  readonly ephemeralStorageMb?: number;
   /** Seconds. */
   readonly timeout: number;
   readonly environment: Readonly<Record<string, string>>;
@@ -57,6 +59,14 @@ export interface InvokeServiceOptions {
   readonly logs: LogStore;
 }
 
+/** The outcome of a step run in the background (provisioned sandboxes, hyperplane ENIs, tick refills). */
+export interface BackgroundStepEvent {
+  /** The step the work was for: a create-sandbox (after its prerequisites) or a lone attach-eni / provision-worker. */
+  readonly step: Step;
+  /** Set when it (or one of its prerequisites) failed. */
+  readonly error?: unknown;
+}
+
 interface VersionEntry {
   readonly version: InvocableVersion;
   readonly streams: Map<string, string>;
@@ -73,6 +83,8 @@ export class InvokeService {
   private cancelTick: (() => void) | undefined;
   private tickAt = Infinity;
   private closed = false;
+  private readonly chains = new Set<Promise<void>>();
+  private readonly stepListeners = new Set<(e: BackgroundStepEvent) => void>();
 
   constructor(private readonly o: InvokeServiceOptions) {}
 
@@ -95,6 +107,7 @@ export class InvokeService {
       handler: v.handler,
       codeDir: v.codeDir,
       memoryMb: v.memorySize,
+      ...(v.ephemeralStorageMb !== undefined ? { ephemeralStorageMb: v.ephemeralStorageMb } : {}),
       timeoutMs: v.timeout * 1000,
       environment: v.environment,
       initializationType: step.provisioned ? 'provisioned-concurrency' : 'on-demand',
@@ -114,10 +127,13 @@ export class InvokeService {
     this.scheduleTick();
   }
 
-  async invoke(v: InvocableVersion, req: InvokeRequest): Promise<InvokeResult> {
-    const wm = this.o.workerManager;
+  /**
+   * Makes a version known to the invoke path (so create-sandbox steps for it can be specified, e.g.
+   * provisioned concurrency before any invocation) and returns its worker-manager spec.
+   */
+  register(v: InvocableVersion): FunctionSpec {
     if (!this.versions.has(v.versionKey)) this.versions.set(v.versionKey, { version: v, streams: new Map() });
-    const spec: FunctionSpec = {
+    return {
       versionKey: v.versionKey,
       functionKey: v.functionArn,
       account: v.account,
@@ -125,6 +141,37 @@ export class InvokeService {
       ...(v.vpcKey !== undefined ? { vpcKey: v.vpcKey } : {}),
       ...(v.reservedConcurrency !== undefined ? { reservedConcurrency: v.reservedConcurrency } : {}),
     };
+  }
+
+  /** Executes steps the worker manager returned outside an invocation (see `apply`). */
+  applySteps(steps: readonly Step[]): void {
+    this.apply(steps);
+    this.scheduleTick();
+  }
+
+  /** Runs the worker manager's tick now (e.g. to refill provisioned concurrency once an ENI is ready). */
+  tickNow(): void {
+    if (this.closed) return;
+    this.apply(this.o.workerManager.tick(this.o.clock.now()));
+    this.scheduleTick();
+  }
+
+  /** Subscribes to the outcomes of background steps. Returns the unsubscribe function. */
+  onBackgroundStep(listener: (e: BackgroundStepEvent) => void): () => void {
+    this.stepListeners.add(listener);
+    return () => {
+      this.stepListeners.delete(listener);
+    };
+  }
+
+  /** Resolves when every background chain has finished (after close, they fail fast). */
+  async settled(): Promise<void> {
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains]);
+  }
+
+  async invoke(v: InvocableVersion, req: InvokeRequest): Promise<InvokeResult> {
+    const wm = this.o.workerManager;
+    const spec = this.register(v);
     const decision = wm.acquire(spec, this.o.clock.now());
     if (decision.kind === 'throttle') throw awsError('throttled', { reason: decision.reason }, { Reason: decision.reason });
 
@@ -241,6 +288,46 @@ export class InvokeService {
     else if (step.kind === 'create-sandbox') this.apply(wm.ready(step.sandboxId, now));
   }
 
+  /** Runs `chain` in order in the background, reporting each step's completion (or the failure) to the worker manager. */
+  private runChain(chain: readonly Step[]): void {
+    const goal = chain[chain.length - 1];
+    if (goal === undefined) return;
+    const p = (async () => {
+      for (const step of chain) {
+        try {
+          await this.o.fleet.execute(step);
+        } catch (error) {
+          if (this.closed) return;
+          const now = this.o.clock.now();
+          const wm = this.o.workerManager;
+          // A sandbox stopped on purpose while it started (e.g. provisioned concurrency lowered) is no failure.
+          if (goal.kind === 'create-sandbox' && wm.describeSandbox(goal.sandboxId) === undefined) return;
+          if (goal.kind === 'create-sandbox') this.apply(wm.failed(goal.sandboxId, now));
+          else if (goal.kind === 'attach-eni') this.apply(wm.eniFailed(goal.eniId, now));
+          this.scheduleTick();
+          this.emitStep({ step: goal, error });
+          return;
+        }
+        if (this.closed) return;
+        this.reportDone(step);
+      }
+      this.scheduleTick();
+      this.emitStep({ step: goal });
+    })();
+    this.chains.add(p);
+    void p.finally(() => this.chains.delete(p));
+  }
+
+  private emitStep(e: BackgroundStepEvent): void {
+    for (const l of [...this.stepListeners]) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure must not break the chain's bookkeeping; listeners report their own errors.
+      }
+    }
+  }
+
   /** Arms one timer for the worker manager's next deadline (expiries, retirements). */
   scheduleTick(): void {
     if (this.closed) return;
@@ -257,9 +344,27 @@ export class InvokeService {
     });
   }
 
-  /** Hands cleanup steps to the fleet and forgets the sandboxes they stop. */
+  /**
+   * Hands steps nobody waits for to the fleet and forgets the sandboxes they stop. A create-sandbox
+   * (provisioned concurrency, tick refills) runs after the provision-worker / attach-eni steps of its
+   * worker listed before it, and each completed step is reported to the worker manager (workerReady,
+   * eniReady, ready), as the invoke path does for its own cold starts; a failure is reported too
+   * (failed / eniFailed). A lone attach-eni (a hyperplane ENI) runs on its own. Cleanup steps run as is.
+   */
   private apply(steps: readonly Step[]): void {
-    this.o.fleet.executeInBackground(steps);
+    const cleanup: Step[] = [];
+    const prerequisites: Step[] = [];
+    const used = new Set<Step>();
+    for (const s of steps) {
+      if (s.kind === 'provision-worker' || s.kind === 'attach-eni') prerequisites.push(s);
+      else if (s.kind === 'create-sandbox') {
+        const before = prerequisites.filter((p) => 'workerId' in p && p.workerId === s.workerId);
+        for (const p of before) used.add(p);
+        this.runChain([...before, s]);
+      } else cleanup.push(s);
+    }
+    for (const p of prerequisites) if (!used.has(p)) this.runChain([p]);
+    this.o.fleet.executeInBackground(cleanup);
     for (const s of steps) {
       if (s.kind !== 'stop-sandbox') continue;
       const key = this.sandboxVersion.get(s.sandboxId);
