@@ -28,6 +28,10 @@ import { ConcurrencyStore } from '../functions/concurrency-store.js';
 import { ConcurrencyController } from '../invocations/provisioned.js';
 import { HyperplaneEnis, initialStateFor, vpcKeyOf } from '../invocations/vpc-enis.js';
 import { createSampler, loadProfile, stepDelays } from '../profiles/latency-profile.js';
+import { TraceStore, startRetention } from '../tracing/trace-store.js';
+import { Tracer } from '../tracing/tracer.js';
+import { XrayDaemon } from '../tracing/xray-daemon.js';
+import { xrayRoutes } from '../frontend/xray-api.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { resolveServerOptions, type ServerOptions, type ServerOptionsInput } from './server-options.js';
 
@@ -77,12 +81,24 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     vpcMode: options.vpcMode,
   });
   const logs = new LogStore(logsDir(dataDir));
+  const traceStore = new TraceStore(db, { clock, retentionMs: options.traceRetentionMs });
+  const retention = startRetention(traceStore, clock);
+  const tracer = new Tracer({ store: traceStore, clock, traceAll: options.traceAll, onError: (e) => log(`lambkin: could not store a trace: ${String(e)}`) });
+  // The X-Ray daemon protocol (UDP) on loopback, so X-Ray SDKs inside functions add their subsegments.
+  const xrayDaemon = await XrayDaemon.start({ store: traceStore, host: '127.0.0.1', port: 0 });
+  const [, daemonPort = ''] = xrayDaemon.address.split(':');
 
   const driver =
     givenDriver ??
     new ProcessDriver({
       initTimeoutMs: options.initTimeoutMs,
       python: options.python,
+      extraEnv: {
+        AWS_XRAY_DAEMON_ADDRESS: xrayDaemon.address,
+        _AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1',
+        _AWS_XRAY_DAEMON_PORT: daemonPort,
+        AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+      },
       substituteNote: (runtime) =>
         isDeprecatedRuntime(runtime, new Date()) && runtimeFamily(runtime) !== 'provided'
           ? `lambkin: ${runtime} is deprecated on AWS Lambda; this function runs on the local ${runtimeFamily(runtime) === 'nodejs' ? `Node.js ${process.version}` : options.python}`
@@ -95,7 +111,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     delays,
     onBackgroundError: (step, err) => log(`lambkin: ${step.kind} failed: ${String(err)}`),
   });
-  const invoker = new InvokeService({ workerManager, fleet, clock, logs });
+  const invoker = new InvokeService({ workerManager, fleet, clock, logs, tracer });
   const invokerRef = invoker;
 
   registry.onChange((e) => {
@@ -119,6 +135,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       memorySize: v.memorySize,
       timeout: v.timeout,
       environment: v.environment ?? {},
+      tracingMode: v.tracingMode,
       ...(v.vpcConfig ? { vpcKey: vpcKeyOf(v.vpcConfig) } : {}),
       ...(reserved !== undefined ? { reservedConcurrency: reserved } : {}),
     };
@@ -149,6 +166,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
         requestId: e.requestId,
         payload: e.payload,
         invokedFunctionArn: e.qualifier === undefined ? base : `${base}:${e.qualifier}`,
+        ...(e.traceHeader ? { traceHeader: e.traceHeader } : {}),
       });
       return result.functionError ? { kind: 'function-error' } : { kind: 'done' };
     } catch (err) {
@@ -185,6 +203,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
         }),
         ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
         ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
+        ...xrayRoutes({ store: traceStore, clock }),
         ...adminRoutes({
           startedAt,
           version: pkg.version,
@@ -200,6 +219,8 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   } catch (err) {
     await queue.close();
     await fleet.close();
+    retention.close();
+    await xrayDaemon.close();
     db.close();
     throw err;
   }
@@ -219,6 +240,8 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       await fleet.close();
       await invokerRef.settled();
       await registry.collectGarbage().catch(() => undefined);
+      retention.close();
+      await xrayDaemon.close();
       db.close();
     })());
 

@@ -47,6 +47,8 @@ program
   )
   .addOption(new Option('--time-scale <f>', 'multiplies every profile delay (0.1: the 10 s ENI takes 1 s)').default(1).argParser(positive('--time-scale')))
   .addOption(new Option('--seed <n>', 'seed of the profile\'s random draws').default(1).argParser(int('--seed')))
+  .option('--trace-all', 'trace every invocation, as if every function had TracingConfig Active')
+  .addOption(new Option('--trace-retention <duration>', 'delete traces older than this').default(30 * 86_400_000, '30d').argParser(duration))
   .action(async (o: Record<string, unknown>) => {
     const { startLambkin } = await import('./lambkin.js');
     const server = await startLambkin({
@@ -63,6 +65,8 @@ program
       latencyProfile: o.latencyProfile as string,
       timeScale: o.timeScale as number,
       seed: o.seed as number,
+      traceAll: o.traceAll === true,
+      traceRetentionMs: o.traceRetention as number,
       log: (line) => console.error(line),
     });
     console.log(`lambkin listening on ${server.url}  (data: ${server.options.dataDir})`);
@@ -100,6 +104,48 @@ program
   .action(async (o: { endpoint: string }) => {
     const { showFleet } = await import('./fleet-command.js');
     process.exitCode = await showFleet({ endpoint: o.endpoint, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  });
+
+const experiment = program.command('experiment').description("reproduce published cold-start studies");
+experiment
+  .command('seed')
+  .description("the seed's six verifications: create ten functions, invoke each once, delete them, read X-Ray durations")
+  .option('--endpoint <url>', 'measure this endpoint (a lambkin, or https://lambda.REGION.amazonaws.com); default: an embedded lambkin')
+  .addOption(new Option('--region <region>', 'region of the functions').env('AWS_REGION').default('us-east-1'))
+  .option('--cases <list>', 'which cases to run', '1,2,3,4,5,6')
+  .addOption(new Option('--repeat <n>', 'runs of ten per case').default(1).argParser(int('--repeat')))
+  .option('--out <dir>', 'where report.json and report.html go', 'lambkin-experiment')
+  .option('--runtime <runtime>', "the functions' runtime (the seed used nodejs8.10, which AWS no longer accepts)", 'nodejs20.x')
+  .option('--role <arn>', 'execution role for the functions (real AWS needs a real one)', 'arn:aws:iam::000000000000:role/lambkin-experiment')
+  .option('--subnet-ids <ids>', 'comma-separated subnets for the VPC cases', 'subnet-0123456789abcdef0')
+  .option('--security-group-ids <ids>', 'comma-separated security groups for the VPC cases', 'sg-0123456789abcdef0')
+  .addOption(new Option('--time-scale <f>', 'embedded lambkin: multiplies the aws-2019 profile delays').default(0.1).argParser(positive('--time-scale')))
+  .addOption(new Option('--seed <n>', "embedded lambkin: seed of the profile's random draws").default(1).argParser(int('--seed')))
+  .addOption(new Option('--trace-wait <duration>', 'how long to wait for traces to become searchable').default(120_000, '2m').argParser(duration))
+  .option('--no-progress', 'no progress bar')
+  .action(async (o: Record<string, unknown>) => {
+    const { runExperimentCommand } = await import('./experiment-command.js');
+    const abort = new AbortController();
+    process.once('SIGINT', () => {
+      console.error('lambkin: interrupted; deleting the functions this run created…');
+      abort.abort(new Error('interrupted'));
+    });
+    await runExperimentCommand({
+      ...(o.endpoint !== undefined ? { endpoint: o.endpoint as string } : {}),
+      region: o.region as string,
+      cases: o.cases as string,
+      repeat: o.repeat as number,
+      out: o.out as string,
+      runtime: o.runtime as string,
+      role: o.role as string,
+      subnetIds: (o.subnetIds as string).split(',').filter(Boolean),
+      securityGroupIds: (o.securityGroupIds as string).split(',').filter(Boolean),
+      timeScale: o.timeScale as number,
+      seed: o.seed as number,
+      traceWaitMs: o.traceWait as number,
+      progress: o.progress !== false && process.stderr.isTTY === true,
+      signal: abort.signal,
+    });
   });
 
 await program.parseAsync(process.argv);

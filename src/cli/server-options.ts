@@ -44,6 +44,10 @@ export const serverOptionsSchema = z
     timeScale: z.number().finite().positive().default(1),
     /** Seed of the profile's random draws; the same seed gives the same delays. Default 1. */
     seed: z.number().int().nonnegative().default(1),
+    /** Trace every invocation, as if every function's TracingConfig were Active. Default false. */
+    traceAll: z.boolean().default(false),
+    /** Traces older than this are deleted. Default 30 days (X-Ray keeps traces 30 days). */
+    traceRetentionMs: z.number().int().positive().default(30 * 24 * 3_600_000),
     /** Longest init before the sandbox is failed. Default 10 s, as on Lambda. */
     initTimeoutMs: z.number().int().positive().default(10_000),
     /** The interpreter for python3.* runtimes. Default python3. */

@@ -7,6 +7,8 @@ import { callerFrom, type Caller } from './identity.js';
 /** What a route handler sees of one request. */
 export interface RequestContext {
   readonly requestId: string;
+  /** When the request arrived (epoch ms). */
+  readonly receivedAt: number;
   readonly method: string;
   readonly path: string;
   readonly params: Readonly<Record<string, string>>;
@@ -187,6 +189,7 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
     const requestId = randomUUID();
     const method = req.method ?? 'GET';
     const abort = new AbortController();
@@ -209,6 +212,7 @@ export class HttpServer {
       const caller = callerFrom(req.headers.authorization, url.searchParams.get('X-Amz-Credential'), this.options.defaultRegion);
       reply = await route.handler({
         requestId,
+        receivedAt,
         method,
         path: url.pathname,
         params,

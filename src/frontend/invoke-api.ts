@@ -61,8 +61,10 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
         const executed = { 'x-amz-executed-version': resolved.executedVersion };
         if (type === 'DryRun') return { status: 204, headers: executed };
         if (type === 'Event') {
+          const traceHeader = header(ctx, 'x-amzn-trace-id');
           d.queue.enqueue({
             requestId: ctx.requestId,
+            ...(traceHeader ? { traceHeader } : {}),
             account: ctx.caller.account,
             region: ctx.caller.region,
             functionName: ref.name,
@@ -72,15 +74,16 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
           return { status: 202 };
         }
         const clientContext = header(ctx, 'x-amz-client-context');
-        // Lambda passes the caller's X-Ray trace header on to the function (Lambda-Runtime-Trace-Id, _X_AMZN_TRACE_ID).
-        const traceId = header(ctx, 'x-amzn-trace-id');
+        // An incoming X-Ray trace header is honoured: its Root and Parent continue in Lambda's segments.
+        const traceHeader = header(ctx, 'x-amzn-trace-id');
         const result = await d.invoker.invoke(d.invocable(v), {
           requestId: ctx.requestId,
           payload,
           invokedFunctionArn: qualifiedArn(v, ref.qualifier),
           signal: ctx.signal,
           ...(clientContext !== undefined ? { clientContext: Buffer.from(clientContext, 'base64').toString('utf8') } : {}),
-          ...(traceId ? { traceId } : {}),
+          ...(traceHeader ? { traceHeader } : {}),
+          receivedAt: ctx.receivedAt,
         });
         return {
           status: 200,
@@ -89,6 +92,7 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
             'content-type': 'application/json',
             ...(result.functionError ? { 'x-amz-function-error': result.functionError } : {}),
             ...(logType === 'Tail' ? { 'x-amz-log-result': result.logTail } : {}),
+            ...(result.traceHeader ? { 'x-amzn-trace-id': result.traceHeader } : {}),
           },
           body: result.payload,
         };

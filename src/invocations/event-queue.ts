@@ -19,6 +19,7 @@ export const eventQueueMigrations = [
     );
     CREATE INDEX event_queue_due ON event_queue (running, not_before);`,
   },
+  { id: 'event-queue-002', sql: 'ALTER TABLE event_queue ADD COLUMN trace_header TEXT;' },
 ] as const;
 
 export interface QueuedEvent {
@@ -29,6 +30,8 @@ export interface QueuedEvent {
   readonly functionName: string;
   readonly qualifier: string | undefined;
   readonly payload: Buffer;
+  /** The caller's X-Amzn-Trace-Id, if any. */
+  readonly traceHeader?: string;
   /** How many times it ran before (0 on the first try). */
   readonly attempts: number;
   readonly enqueuedAt: number;
@@ -67,6 +70,7 @@ interface Row {
   payload: Buffer;
   attempts: number;
   enqueued_at: number;
+  trace_header: string | null;
 }
 
 /**
@@ -88,10 +92,10 @@ export class EventQueue {
     const now = this.o.clock.now();
     this.o.db
       .prepare(
-        `INSERT INTO event_queue (request_id, account, region, function, qualifier, payload, not_before, enqueued_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO event_queue (request_id, account, region, function, qualifier, payload, not_before, enqueued_at, trace_header)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(e.requestId, e.account, e.region, e.functionName, e.qualifier ?? null, e.payload, now, now);
+      .run(e.requestId, e.account, e.region, e.functionName, e.qualifier ?? null, e.payload, now, now, e.traceHeader ?? null);
     this.pump();
   }
 
@@ -130,6 +134,7 @@ export class EventQueue {
       functionName: row.function,
       qualifier: row.qualifier ?? undefined,
       payload: row.payload,
+      ...(row.trace_header ? { traceHeader: row.trace_header } : {}),
       attempts: row.attempts,
       enqueuedAt: row.enqueued_at,
     };

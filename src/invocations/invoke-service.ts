@@ -7,6 +7,8 @@ import type { Fleet } from '../fleet/fleet.js';
 import { SandboxInitError, type SandboxSpec } from '../fleet/sandbox-driver.js';
 import { endLine, logStreamName, reportLine, startLine, tailBase64 } from './log-format.js';
 import type { LogStore } from './log-store.js';
+import type { Tracer, TracingMode } from '../tracing/tracer.js';
+import type { InvocationTrace, TraceStep } from '../tracing/segments.js';
 
 /** What the invoke path needs of a function version (the registry's record, narrowed). */
 export interface InvocableVersion {
@@ -29,6 +31,8 @@ export interface InvocableVersion {
   readonly environment: Readonly<Record<string, string>>;
   readonly vpcKey?: string;
   readonly reservedConcurrency?: number;
+  /** TracingConfig.Mode; default PassThrough. */
+  readonly tracingMode?: TracingMode;
 }
 
 export interface InvokeRequest {
@@ -37,7 +41,10 @@ export interface InvokeRequest {
   /** The ARN as invoked (qualified with the alias or version when one was given). */
   readonly invokedFunctionArn: string;
   readonly clientContext?: string;
-  readonly traceId?: string;
+  /** The caller's `X-Amzn-Trace-Id`, if any. */
+  readonly traceHeader?: string;
+  /** When the request arrived (epoch ms): the AWS::Lambda segment starts here. Default: now. */
+  readonly receivedAt?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -50,6 +57,8 @@ export interface InvokeResult {
   readonly logTail: string;
   readonly coldStart: boolean;
   readonly narrowColdStart: boolean;
+  /** `X-Amzn-Trace-Id` for the response, when a tracer is configured. */
+  readonly traceHeader?: string;
 }
 
 export interface InvokeServiceOptions {
@@ -57,6 +66,8 @@ export interface InvokeServiceOptions {
   readonly fleet: Fleet;
   readonly clock: Clock;
   readonly logs: LogStore;
+  /** Records X-Ray segments of every invocation it samples; without one nothing is traced. */
+  readonly tracer?: Tracer;
 }
 
 /** The outcome of a step run in the background (provisioned sandboxes, hyperplane ENIs, tick refills). */
@@ -171,36 +182,84 @@ export class InvokeService {
 
   async invoke(v: InvocableVersion, req: InvokeRequest): Promise<InvokeResult> {
     const wm = this.o.workerManager;
+    const clock = this.o.clock;
+    const receivedAt = req.receivedAt ?? clock.now();
+    const trace = this.o.tracer?.begin({ ...(req.traceHeader ? { header: req.traceHeader } : {}), mode: v.tracingMode ?? 'PassThrough', now: receivedAt });
+    const record = (t: Omit<InvocationTrace, 'traceId' | 'sampled' | 'requestId' | 'account' | 'region' | 'functionName' | 'functionArn' | 'version' | 'receivedAt' | 'respondedAt'>) => {
+      if (!trace) return;
+      this.o.tracer?.record({
+        traceId: trace.traceId,
+        ...(trace.parentId ? { parentId: trace.parentId } : {}),
+        sampled: trace.sampled,
+        segmentIds: trace.segmentIds,
+        requestId: req.requestId,
+        account: v.account,
+        region: v.region,
+        functionName: v.functionName,
+        functionArn: req.invokedFunctionArn,
+        version: v.version,
+        receivedAt,
+        respondedAt: clock.now(),
+        ...t,
+      });
+    };
+    const traced = trace ? { traceHeader: trace.responseHeader } : {};
     const spec = this.register(v);
-    const decision = wm.acquire(spec, this.o.clock.now());
-    if (decision.kind === 'throttle') throw awsError('throttled', { reason: decision.reason }, { Reason: decision.reason });
+    const decision = wm.acquire(spec, clock.now());
+    if (decision.kind === 'throttle') {
+      record({ steps: [], invokeStart: receivedAt, invokeEnd: receivedAt, coldStart: false, narrowColdStart: false, error: { kind: 'throttle' }, statusCode: 429 });
+      throw awsError('throttled', { reason: decision.reason }, { Reason: decision.reason });
+    }
 
     const sandboxId = decision.sandboxId;
+    const narrow = decision.kind === 'cold' && decision.narrow;
     let initDurationMs: number | undefined;
     let initLines: readonly string[] = [];
+    const steps: TraceStep[] = [];
+    let initEnd: number | undefined;
     if (decision.kind === 'cold') {
       try {
         for (const step of decision.steps) {
+          const start = clock.now();
           await this.o.fleet.execute(step, req.signal);
+          if (step.kind === 'provision-worker' || step.kind === 'attach-eni' || step.kind === 'create-sandbox') {
+            steps.push({ kind: step.kind, start, end: clock.now() });
+          }
           this.reportDone(step);
         }
       } catch (err) {
         const result = err instanceof SandboxInitError ? this.initFailure(v, req, sandboxId, err) : undefined;
-        this.apply(wm.failed(sandboxId, this.o.clock.now()));
+        this.apply(wm.failed(sandboxId, clock.now()));
         this.scheduleTick();
-        if (result) return result;
+        if (result) {
+          const end = clock.now();
+          record({
+            steps,
+            initStart: end - (err as SandboxInitError).initDurationMs,
+            initEnd: end,
+            invokeStart: end,
+            invokeEnd: end,
+            coldStart: true,
+            narrowColdStart: narrow,
+            error: { kind: 'fault', errorType: result.errorType ?? 'Runtime.Unknown' },
+            statusCode: 200,
+          });
+          return { ...result, ...traced };
+        }
         throw err;
       }
       const handle = this.o.fleet.sandbox(sandboxId);
       initDurationMs = handle?.initDurationMs;
       initLines = handle?.initLogs ?? [];
+      initEnd = clock.now();
     }
     const handle = this.o.fleet.sandbox(sandboxId);
     if (!handle) {
       this.apply(wm.discard(sandboxId, this.o.clock.now()));
       throw awsError('service', { detail: `sandbox ${sandboxId} vanished before the invocation` });
     }
-    const deadlineMs = this.o.clock.now() + v.timeout * 1000;
+    const invokeStart = clock.now();
+    const deadlineMs = invokeStart + v.timeout * 1000;
     let outcome;
     try {
       outcome = await handle.invoke(
@@ -209,7 +268,8 @@ export class InvokeService {
           payload: req.payload,
           invokedFunctionArn: req.invokedFunctionArn,
           deadlineMs,
-          ...(req.traceId !== undefined ? { traceId: req.traceId } : {}),
+          // Lambda always hands the runtime a trace header: Root, Parent = the function segment, Sampled.
+          ...(trace ? { traceId: trace.runtimeHeader } : req.traceHeader ? { traceId: req.traceHeader } : {}),
           ...(req.clientContext !== undefined ? { clientContext: req.clientContext } : {}),
         },
         req.signal,
@@ -237,16 +297,29 @@ export class InvokeService {
             : {}),
       }),
     ];
+    const invokeEnd = invokeStart + outcome.durationMs;
     this.writeLogs(v, sandboxId, lines);
-    const now = this.o.clock.now();
+    const now = clock.now();
     this.apply(outcome.kind === 'error' && outcome.fatal ? wm.discard(sandboxId, now) : wm.release(sandboxId, now));
     this.scheduleTick();
+    record({
+      steps,
+      ...(initEnd !== undefined && initDurationMs !== undefined ? { initStart: initEnd - initDurationMs, initEnd } : {}),
+      invokeStart,
+      invokeEnd,
+      overheadEnd: Math.max(invokeEnd, clock.now()),
+      coldStart: decision.kind === 'cold',
+      narrowColdStart: narrow,
+      ...(outcome.kind === 'error' ? { error: { kind: 'fault' as const, errorType: outcome.errorType } } : {}),
+      statusCode: 200,
+    });
     return {
       payload: outcome.payload,
       ...(outcome.kind === 'error' ? { functionError: 'Unhandled' as const, errorType: outcome.errorType } : {}),
       logTail: tailBase64(lines),
       coldStart: decision.kind === 'cold',
-      narrowColdStart: decision.kind === 'cold' && decision.narrow,
+      narrowColdStart: narrow,
+      ...traced,
     };
   }
 

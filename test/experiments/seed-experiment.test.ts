@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { runExperimentCommand } from '../../src/cli/experiment-command.js';
+import { leakFree } from '../helpers/leaks.js';
+
+test(
+  'lambkin experiment seed reproduces the ENI counts of all six cases on an embedded lambkin',
+  leakFree(async (_t, defer) => {
+    const out = mkdtempSync(join(tmpdir(), 'lambkin-exp-'));
+    defer(() => rmSync(out, { recursive: true, force: true }));
+    let printed = '';
+    const stdout = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        printed += chunk.toString();
+        cb();
+      },
+    });
+    // Time scale 0.05: an ENI takes ~0.4–0.7 s, still far above a local cold start.
+    const { results } = await runExperimentCommand({
+      region: 'ap-northeast-1',
+      cases: '1,2,3,4,5,6',
+      repeat: 1,
+      out,
+      runtime: 'nodejs8.10',
+      role: 'arn:aws:iam::000000000000:role/lambda-role',
+      subnetIds: ['subnet-0123456789abcdef0'],
+      securityGroupIds: ['sg-0123456789abcdef0'],
+      timeScale: 0.05,
+      seed: 7,
+      traceWaitMs: 10_000,
+      progress: false,
+      stdout,
+    });
+    const byId = new Map(results.map((r) => [r.id, r]));
+    const enis = [1, 2, 3, 4, 6].map((id) => byId.get(id)?.enisCreated);
+    assert.deepEqual(enis, [1, 10, 0, 0, 0]);
+    assert.deepEqual([1, 2, 3, 4, 6].map((id) => byId.get(id)?.workersCreated), [1, 10, 1, 10, 4]);
+    for (const id of [1, 2, 3, 4, 6]) assert.equal(byId.get(id)?.durationsMs.length, 10, `case ${id} has ten durations`);
+
+    // Case 1: one slow start (the ENI), nine fast; case 2: all slow; case 3: all fast.
+    const slow = (ms: number) => ms >= 350;
+    assert.equal(byId.get(1)?.durationsMs.filter(slow).length, 1);
+    assert.equal(byId.get(2)?.durationsMs.filter(slow).length, 10);
+    assert.equal(byId.get(3)?.durationsMs.filter(slow).length, 0);
+    // Case 5 counts only the starts that reused a worker: none of them paid for an ENI.
+    const sweep = byId.get(5)?.sweep ?? [];
+    assert.equal(sweep.length, 10);
+    assert.ok(sweep.every((s) => s.durationsMs.every((d) => !slow(d))));
+
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { cases: { id: number; memoryMb: unknown; vpc: boolean; durationsMs: number[]; stats: Record<string, number>; enisCreated: number; workersCreated: number }[] };
+    assert.equal(report.cases.length, 6);
+    for (const c of report.cases) {
+      for (const k of ['mean', 'median', 'max', 'min', 'variance']) assert.equal(typeof c.stats[k], 'number', `case ${c.id} stats.${k}`);
+      assert.ok(Array.isArray(c.durationsMs));
+      assert.equal(typeof c.vpc, 'boolean');
+    }
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    assert.match(html, /<svg/);
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!www\.w3\.org)/, 'the report is self-contained');
+    assert.ok(existsSync(join(out, 'report.json')));
+    assert.match(printed, /Case 1: VPC, 128 MB\s+ENIs created: 1\.0/);
+    assert.match(printed, /variance\s+[\d,]+\s+9,566,172/);
+  }),
+);
