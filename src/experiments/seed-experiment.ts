@@ -151,6 +151,8 @@ async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIn
   try {
     for (const name of names) {
       o.signal?.throwIfAborted();
+      // Tracked before the call: an interrupted request may still have created the function.
+      created.push(name);
       const fn = await lambda.send(
         new CreateFunctionCommand({
           FunctionName: name,
@@ -164,13 +166,12 @@ async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIn
         }),
         { abortSignal: o.signal },
       );
-      created.push(name);
       arns.set(fn.FunctionArn ?? name, name);
       if (fn.State === 'Pending') {
         await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 900, minDelay: 1, maxDelay: 5, abortSignal: o.signal }, { FunctionName: name });
       }
       await lambda.send(new InvokeCommand({ FunctionName: name }), { abortSignal: o.signal });
-      tick(`case ${c.id} · ${memoryMb} MB · ${created.length}/${FUNCTIONS_PER_CASE}`);
+      tick(`case ${c.id} · ${memoryMb} MB · ${arns.size}/${FUNCTIONS_PER_CASE}`);
     }
   } finally {
     // As the seed did: delete only after every invocation finished, so no run reuses a worker of the same functions.

@@ -66,3 +66,39 @@ test(
     assert.match(printed, /variance\s+[\d,]+\s+9,566,172/);
   }),
 );
+
+test(
+  'an interrupted experiment deletes every function it created',
+  leakFree(async (_t, defer) => {
+    const { startTestServer } = await import('../helpers/server.js');
+    const { lambkin } = await startTestServer(defer);
+    const out = mkdtempSync(join(tmpdir(), 'lambkin-exp-'));
+    defer(() => rmSync(out, { recursive: true, force: true }));
+    const abort = new AbortController();
+    let created = 0;
+    const stop = lambkin.registry.onChange((e) => {
+      if (e.kind === 'created' && ++created === 3) abort.abort(new Error('interrupted'));
+    });
+    defer(stop);
+    await assert.rejects(
+      runExperimentCommand({
+        endpoint: lambkin.url,
+        region: 'us-east-1',
+        cases: '3',
+        repeat: 1,
+        out,
+        runtime: 'nodejs20.x',
+        role: 'arn:aws:iam::000000000000:role/lambda-role',
+        subnetIds: [],
+        securityGroupIds: [],
+        timeScale: 1,
+        seed: 1,
+        traceWaitMs: 1000,
+        progress: false,
+        signal: abort.signal,
+      }),
+    );
+    assert.equal(created, 3);
+    assert.deepEqual(lambkin.registry.listAll(), [], 'no function is left behind');
+  }),
+);
