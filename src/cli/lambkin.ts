@@ -15,6 +15,7 @@ import { AwsError, awsError } from '../errors/catalogue.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
 import { Fleet } from '../fleet/fleet.js';
 import { ProcessDriver } from '../fleet/process-driver.js';
+import { Isolation } from '../fleet/isolation/isolation.js';
 import type { SandboxDriver, SandboxSpec } from '../fleet/sandbox-driver.js';
 import { InvokeService, type InvocableVersion } from '../invocations/invoke-service.js';
 import { EventQueue, eventQueueMigrations, type EventOutcome, type QueuedEvent } from '../invocations/event-queue.js';
@@ -88,9 +89,12 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const xrayDaemon = await XrayDaemon.start({ store: traceStore, host: '127.0.0.1', port: 0 });
   const [, daemonPort = ''] = xrayDaemon.address.split(':');
 
+  // Throws at start-up when an explicitly requested level is not available here.
+  const isolation = givenDriver ? undefined : Isolation.create({ request: options.isolation, protectedPaths: [dataDir], log });
   const driver =
     givenDriver ??
     new ProcessDriver({
+      ...(isolation ? { isolation } : {}),
       initTimeoutMs: options.initTimeoutMs,
       python: options.python,
       extraEnv: {
@@ -133,6 +137,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       handler: v.handler ?? '',
       codeDir: v.codeDir,
       memorySize: v.memorySize,
+      ephemeralStorageMb: v.ephemeralStorageMb,
       timeout: v.timeout,
       environment: v.environment ?? {},
       tracingMode: v.tracingMode,

@@ -47,6 +47,11 @@ program
   )
   .addOption(new Option('--time-scale <f>', 'multiplies every profile delay (0.1: the 10 s ENI takes 1 s)').default(1).argParser(positive('--time-scale')))
   .addOption(new Option('--seed <n>', 'seed of the profile\'s random draws').default(1).argParser(int('--seed')))
+  .addOption(
+    new Option('--isolation <level>', 'sandbox isolation (auto: the strongest this machine supports)')
+      .choices(['auto', 'none', 'cgroups', 'namespaces'])
+      .default('auto'),
+  )
   .option('--trace-all', 'trace every invocation, as if every function had TracingConfig Active')
   .addOption(new Option('--trace-retention <duration>', 'delete traces older than this').default(30 * 86_400_000, '30d').argParser(duration))
   .action(async (o: Record<string, unknown>) => {
@@ -66,6 +71,7 @@ program
       timeScale: o.timeScale as number,
       seed: o.seed as number,
       traceAll: o.traceAll === true,
+      isolation: o.isolation as 'auto' | 'none' | 'cgroups' | 'namespaces',
       traceRetentionMs: o.traceRetention as number,
       log: (line) => console.error(line),
     });
@@ -104,6 +110,14 @@ program
   .action(async (o: { endpoint: string }) => {
     const { showFleet } = await import('./fleet-command.js');
     process.exitCode = await showFleet({ endpoint: o.endpoint, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  });
+
+program
+  .command('doctor')
+  .description('what this machine supports for sandbox isolation, and what lambkin will enforce')
+  .action(async () => {
+    const { runDoctor } = await import('./doctor-command.js');
+    runDoctor((l) => console.log(l));
   });
 
 const experiment = program.command('experiment').description("reproduce published cold-start studies");

@@ -44,6 +44,13 @@ export const serverOptionsSchema = z
     timeScale: z.number().finite().positive().default(1),
     /** Seed of the profile's random draws; the same seed gives the same delays. Default 1. */
     seed: z.number().int().nonnegative().default(1),
+    /**
+     * Sandbox isolation: `auto` (the strongest this machine supports), `none` (plain processes),
+     * `cgroups` (MemorySize enforced, CPU in proportion to memory), `namespaces` (cgroups plus PID
+     * and mount namespaces, an unprivileged user, read-only code at /var/task, a private /tmp).
+     * Default `none` for embedded use; `lambkin serve` defaults to `auto`.
+     */
+    isolation: z.enum(['auto', 'none', 'cgroups', 'namespaces']).default('none'),
     /** Trace every invocation, as if every function's TracingConfig were Active. Default false. */
     traceAll: z.boolean().default(false),
     /** Traces older than this are deleted. Default 30 days (X-Ray keeps traces 30 days). */

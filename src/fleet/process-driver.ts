@@ -15,6 +15,8 @@ import {
   type SandboxState,
 } from './sandbox-driver.js';
 import { runtimeFamily } from '../functions/runtimes.js';
+import type { Isolation, IsolatedSandbox } from './isolation/isolation.js';
+import { parseInitStatus } from './isolation/launcher.js';
 
 const NODE_BOOTSTRAP = fileURLToPath(new URL('../runtimes/node/bootstrap.js', import.meta.url));
 const PYTHON_BOOTSTRAP = fileURLToPath(new URL('../runtimes/python/bootstrap.py', import.meta.url));
@@ -28,6 +30,8 @@ export interface ProcessDriverOptions {
   readonly extraEnv?: Readonly<Record<string, string>>;
   /** Called once per runtime identifier that runs on a substitute (e.g. nodejs8.10 on the local Node.js). */
   readonly substituteNote?: (runtime: string) => string | undefined;
+  /** Sandbox isolation (cgroups, namespaces); the driver closes it in close(). Default: plain processes. */
+  readonly isolation?: Isolation;
 }
 
 /** Runs each sandbox as a real runtime process with its own Runtime API server. */
@@ -38,8 +42,15 @@ export class ProcessDriver implements SandboxDriver {
   constructor(private readonly options: ProcessDriverOptions) {}
 
   async create(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle> {
-    const api = await RuntimeApiServer.start();
-    const sandbox = new ProcessSandbox(spec, api, this.options);
+    const box = this.options.isolation?.allocate(spec);
+    let api: RuntimeApiServer;
+    try {
+      api = await RuntimeApiServer.start(box?.uid !== undefined ? { allowedUid: box.uid } : {});
+    } catch (err) {
+      await box?.release();
+      throw err;
+    }
+    const sandbox = new ProcessSandbox(spec, api, this.options, box);
     this.live.add(sandbox);
     sandbox.onStopped = () => this.live.delete(sandbox);
     const note = this.noted.has(spec.runtime) ? undefined : this.options.substituteNote?.(spec.runtime);
@@ -58,15 +69,38 @@ export class ProcessDriver implements SandboxDriver {
 
   async close(): Promise<void> {
     await Promise.all([...this.live].map((s) => s.stop()));
+    await this.options.isolation?.close();
+  }
+
+  async provisionWorker(workerId: string, capacityMb: number): Promise<void> {
+    this.options.isolation?.provisionWorker(workerId, capacityMb);
+    return Promise.resolve();
+  }
+
+  async retireWorker(workerId: string): Promise<void> {
+    await this.options.isolation?.retireWorker(workerId);
   }
 }
 
-function buildCommand(spec: SandboxSpec, python: string): { command: string; args: string[] } | SandboxInitError {
+/** Where the code and the runtime clients are as the sandbox sees them (remapped with namespaces). */
+interface SandboxPaths {
+  readonly taskRoot: string;
+  /** Holds `node/bootstrap.js` and `python/bootstrap.py`; undefined = lambkin's own copies. */
+  readonly runtimeDir: string | undefined;
+}
+
+/** Node.js gets a heap limit below MemorySize, as AWS's runtime does; the only memory limit without cgroups. */
+function nodeMemoryFlags(memoryMb: number): string[] {
+  return [`--max-old-space-size=${Math.max(16, Math.floor(memoryMb * 0.9))}`];
+}
+
+function buildCommand(spec: SandboxSpec, python: string, paths?: SandboxPaths): { command: string; args: string[] } | SandboxInitError {
+  const rt = paths?.runtimeDir;
   switch (runtimeFamily(spec.runtime)) {
     case 'nodejs':
-      return { command: process.execPath, args: [NODE_BOOTSTRAP] };
+      return { command: process.execPath, args: [...nodeMemoryFlags(spec.memoryMb), rt ? `${rt}/node/bootstrap.js` : NODE_BOOTSTRAP] };
     case 'python':
-      return { command: python, args: ['-u', PYTHON_BOOTSTRAP] };
+      return { command: python, args: ['-u', rt ? `${rt}/python/bootstrap.py` : PYTHON_BOOTSTRAP] };
     case 'provided': {
       const bootstrap = `${spec.codeDir}/bootstrap`;
       try {
@@ -79,13 +113,18 @@ function buildCommand(spec: SandboxSpec, python: string): { command: string; arg
           [],
         );
       }
-      return { command: bootstrap, args: [] };
+      return { command: paths ? `${paths.taskRoot}/bootstrap` : bootstrap, args: [] };
     }
   }
 }
 
 /** The Lambda-defined environment of a sandbox; the function's own variables cannot override it. */
-export function sandboxEnvironment(spec: SandboxSpec, runtimeApi: string, extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+export function sandboxEnvironment(
+  spec: SandboxSpec,
+  runtimeApi: string,
+  extra: Readonly<Record<string, string>> = {},
+  paths: SandboxPaths = { taskRoot: spec.codeDir, runtimeDir: undefined },
+): Record<string, string> {
   return {
     ...spec.environment,
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -103,8 +142,8 @@ export function sandboxEnvironment(spec: SandboxSpec, runtimeApi: string, extra:
     AWS_REGION: spec.region,
     AWS_DEFAULT_REGION: spec.region,
     AWS_EXECUTION_ENV: `AWS_Lambda_${spec.runtime}`,
-    LAMBDA_TASK_ROOT: spec.codeDir,
-    LAMBDA_RUNTIME_DIR: spec.codeDir,
+    LAMBDA_TASK_ROOT: paths.taskRoot,
+    LAMBDA_RUNTIME_DIR: paths.runtimeDir ?? paths.taskRoot,
     _HANDLER: spec.handler,
     PYTHONUNBUFFERED: '1',
   };
@@ -144,6 +183,7 @@ class ProcessSandbox implements SandboxHandle {
     private readonly spec: SandboxSpec,
     private readonly api: RuntimeApiServer,
     private readonly options: ProcessDriverOptions,
+    private readonly box?: IsolatedSandbox,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
   }
@@ -158,16 +198,30 @@ class ProcessSandbox implements SandboxHandle {
 
   async start(signal?: AbortSignal): Promise<void> {
     const started = performance.now();
-    const cmd = buildCommand(this.spec, this.options.python);
+    const box = this.box;
+    const paths = box ? { taskRoot: box.taskRoot, runtimeDir: box.runtimeDir } : undefined;
+    const cmd = buildCommand(this.spec, this.options.python, paths);
     if (cmd instanceof SandboxInitError) throw cmd;
-    const child = spawn(cmd.command, cmd.args, {
+    // Isolated: a launcher puts the runtime into its cgroup (and namespaces) before it runs.
+    const launch = box ? box.launch(cmd.command, cmd.args) : { ...cmd, env: {} };
+    const child = spawn(launch.command, launch.args, {
       cwd: this.spec.codeDir,
-      env: sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths), ...launch.env },
+      stdio: box?.statusFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       // Its own process group, so stop() also kills whatever the handler spawned.
       detached: true,
     });
     this.child = child;
+    // With namespaces the sandbox's init reports the runtime's real exit status on fd 3.
+    let status = '';
+    const statusStream = box?.statusFd ? child.stdio[3] : undefined;
+    const statusDone = statusStream
+      ? new Promise<void>((resolve) => {
+          statusStream.on('data', (d: Buffer) => (status += d.toString('utf8')));
+          statusStream.once('close', resolve);
+          statusStream.once('error', () => resolve());
+        })
+      : Promise.resolve();
     for (const stream of [child.stdout, child.stderr]) {
       if (stream) createInterface({ input: stream, crlfDelay: Infinity }).on('line', (l) => this.pending.push(l));
     }
@@ -175,7 +229,9 @@ class ProcessSandbox implements SandboxHandle {
       this.pending.push(`lambkin: could not start the runtime: ${err.message}`);
       this.markExited({ code: 127, signal: null });
     });
-    child.on('exit', (code, sig) => this.markExited({ code, signal: sig }));
+    child.on('exit', (code, sig) => {
+      void statusDone.then(() => this.markExited(parseInitStatus(status) ?? { code, signal: sig }));
+    });
 
     const initTimeout = AbortSignal.timeout(this.options.initTimeoutMs);
     const waitSignal = signal ? AbortSignal.any([signal, initTimeout]) : initTimeout;
@@ -188,7 +244,7 @@ class ProcessSandbox implements SandboxHandle {
       ]);
       if (outcome !== 'ready') {
         await nextTurn();
-        throw failed('Runtime.ExitError', `Runtime exited with error: ${exitDescription(outcome)}`);
+        throw failed(this.exitErrorType(), `Runtime exited with error: ${exitDescription(outcome)}`);
       }
     } catch (err) {
       if (err instanceof SandboxInitError) throw err;
@@ -226,9 +282,10 @@ class ProcessSandbox implements SandboxHandle {
       if (result.kind === 'exit') {
         await nextTurn();
         const msg = `RequestId: ${inv.requestId} Error: Runtime exited with error: ${exitDescription(result.e)}`;
-        this.pending.push(msg, 'Runtime.ExitError');
+        const errorType = this.exitErrorType();
+        this.pending.push(msg, errorType);
         this.state = 'failed';
-        return { kind: 'error', errorType: 'Runtime.ExitError', payload: errorDocument('Runtime.ExitError', msg), fatal: true, ...common() };
+        return { kind: 'error', errorType, payload: errorDocument(errorType, msg), fatal: true, ...common() };
       }
       // Lines written just before the answer may still be in the pipe: give it one I/O turn.
       await nextTurn();
@@ -256,6 +313,8 @@ class ProcessSandbox implements SandboxHandle {
       if (this.state !== 'failed') this.state = 'stopping';
       await this.kill();
       await this.api.close();
+      // Every process of the sandbox (daemons included), its cgroup and its uid.
+      await this.box?.release();
       this.state = this.state === 'failed' ? 'failed' : 'stopped';
       this.onStopped();
     })();
@@ -263,8 +322,15 @@ class ProcessSandbox implements SandboxHandle {
   }
 
   private readPeak(): number {
-    this.maxMemoryMb = Math.max(this.maxMemoryMb, peakMemoryMb(this.child?.pid));
+    // Isolated: the whole sandbox's peak as the cgroup charged it, as Lambda reports Max Memory Used.
+    const peak = this.box?.peakMb() ?? peakMemoryMb(this.child?.pid);
+    this.maxMemoryMb = Math.max(this.maxMemoryMb, peak);
     return this.maxMemoryMb;
+  }
+
+  /** A runtime that died because its cgroup ran out of memory is Lambda's Runtime.OutOfMemory. */
+  private exitErrorType(): string {
+    return this.box?.oomKilled() ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
   }
 
   private async kill(): Promise<void> {
@@ -275,6 +341,8 @@ class ProcessSandbox implements SandboxHandle {
     } catch {
       child.kill('SIGKILL');
     }
+    // Processes that left the process group (setsid daemons) are still in the cgroup.
+    await this.box?.killAll();
     await this.exited;
   }
 
@@ -287,6 +355,7 @@ class ProcessSandbox implements SandboxHandle {
     } catch {
       // the group is already gone
     }
+    this.box?.killAll().catch((err: unknown) => this.pending.push(`lambkin: ${String(err)}`));
     this.resolveExit(info);
   }
 

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { peerUid } from './isolation/peer-uid.js';
 
 /** Largest response (or error) body a runtime may post: 6 MiB + 100 bytes, as Lambda's RAPID. */
 export const MAX_RUNTIME_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
@@ -123,8 +124,12 @@ export class RuntimeApiServer {
     this.#init.promise.catch(() => {});
   }
 
-  /** Starts a server on host (default 127.0.0.1), port 0. */
-  static async start(opts: { host?: string } = {}): Promise<RuntimeApiServer> {
+  /**
+   * Starts a server on host (default 127.0.0.1), port 0. With `allowedUid`, a connection is accepted only
+   * from a socket owned by that uid (looked up in /proc/net/tcp), so sandboxes running as distinct users
+   * cannot reach each other's Runtime API; a connection that fails the check is closed at once.
+   */
+  static async start(opts: { host?: string; allowedUid?: number } = {}): Promise<RuntimeApiServer> {
     const host = opts.host ?? '127.0.0.1';
     // keepAliveTimeout 0: an idle keep-alive socket (a runtime busy in its handler for minutes) must not be
     // closed under the runtime, or its next post could race the close. close() ends every socket.
@@ -138,6 +143,13 @@ export class RuntimeApiServer {
       });
     });
     const { port } = server.address() as AddressInfo;
+    const allowedUid = opts.allowedUid;
+    if (allowedUid !== undefined) {
+      server.on('connection', (socket) => {
+        const from = socket.remotePort;
+        if (from === undefined || peerUid(from, port) !== allowedUid) socket.destroy();
+      });
+    }
     const api = new RuntimeApiServer(server, `${host.includes(':') ? `[${host}]` : host}:${port}`);
     server.on('request', (req, res) => api.#onRequest(req, res));
     // A malformed request gets a 400 and its socket is closed; never an exception.
