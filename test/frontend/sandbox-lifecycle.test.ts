@@ -166,7 +166,9 @@ void test(
       assert.equal(env._HANDLER, 'index.handler');
       assert.equal(env.TZ, ':UTC');
       assert.equal(env.MY_VAR, 'mine');
-      assert.equal(env._X_AMZN_TRACE_ID, null, 'no trace id without a trace header');
+      // Lambda always hands the function a trace header, a new Root when the caller sent none.
+      const own = env._X_AMZN_TRACE_ID ?? '';
+      assert.match(own, /^Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0$/, 'a trace id of its own, not sampled (PassThrough)');
 
       // A request that carries a trace header: the sandbox sees it as _X_AMZN_TRACE_ID.
       const traced = client('AKIDEXAMPLE');
@@ -179,10 +181,12 @@ void test(
         { step: 'build' },
       );
       const withTrace = json((await traced.send(new InvokeCommand({ FunctionName: 'lc-env' }))).Payload) as Record<string, string | null>;
-      assert.equal(withTrace._X_AMZN_TRACE_ID, trace);
-      // Per invocation: the next one without a header has none again.
+      // The caller's Root and sampling decision continue; Parent becomes the function segment's id.
+      assert.match(withTrace._X_AMZN_TRACE_ID ?? '', /^Root=1-5759e988-bd862e3fe1be46a994272793;Parent=[0-9a-f]{16};Sampled=1$/);
+      // Per invocation: the next one without a header gets a new Root of its own.
       const again = (await invoke(lambda, 'lc-env')).body as unknown as Record<string, string | null>;
-      assert.equal(again._X_AMZN_TRACE_ID, null);
+      assert.doesNotMatch(again._X_AMZN_TRACE_ID ?? '', /5759e988/);
+      assert.notEqual(again._X_AMZN_TRACE_ID, own);
     });
 
     await t.test('nodejs8.10 runs on the local Node.js and its log says so once', async () => {
