@@ -13,6 +13,7 @@ import { isDeprecatedRuntime, runtimeFamily } from '../functions/runtimes.js';
 import { parseFunctionName } from '../functions/names.js';
 import { AwsError, awsError } from '../errors/catalogue.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
+import { createKeepAlivePolicy, parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
 import { Fleet } from '../fleet/fleet.js';
 import { ProcessDriver } from '../fleet/process-driver.js';
 import { Isolation } from '../fleet/isolation/isolation.js';
@@ -73,6 +74,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const code = new CodeStore(dataDir);
   const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode) });
   const concurrency = new ConcurrencyStore(db);
+  const keepAlive = options.keepAlivePolicy === 'fixed' ? undefined : createKeepAlivePolicy(parseKeepAliveSpec(options.keepAlivePolicy));
   const workerManager = new WorkerManager({
     hostMemoryMb: Math.max(options.hostMemoryMb, options.workerMemoryMb),
     workerMemoryMb: options.workerMemoryMb,
@@ -80,7 +82,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     workerIdleMs: options.workerIdleMs,
     accountConcurrency: options.accountConcurrency,
     vpcMode: options.vpcMode,
-  });
+  }, undefined, keepAlive);
   const logs = new LogStore(logsDir(dataDir));
   const traceStore = new TraceStore(db, { clock, retentionMs: options.traceRetentionMs });
   const retention = startRetention(traceStore, clock);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from './duration.js';
+import { addSimulatorCommands } from './simulator-commands.js';
 
 function int(name: string) {
   return (v: string): number => {
@@ -48,6 +49,12 @@ program
   .addOption(new Option('--time-scale <f>', 'multiplies every profile delay (0.1: the 10 s ENI takes 1 s)').default(1).argParser(positive('--time-scale')))
   .addOption(new Option('--seed <n>', 'seed of the profile\'s random draws').default(1).argParser(int('--seed')))
   .addOption(
+    new Option(
+      '--keep-alive-policy <policy>',
+      "fixed (uses --keep-alive), fixed:10m, hybrid or hybrid:key=value,... (Serverless in the Wild's hybrid histogram policy)",
+    ).default('fixed'),
+  )
+  .addOption(
     new Option('--isolation <level>', 'sandbox isolation (auto: the strongest this machine supports)')
       .choices(['auto', 'none', 'cgroups', 'namespaces'])
       .default('auto'),
@@ -72,6 +79,7 @@ program
       seed: o.seed as number,
       traceAll: o.traceAll === true,
       isolation: o.isolation as 'auto' | 'none' | 'cgroups' | 'namespaces',
+      keepAlivePolicy: o.keepAlivePolicy as string,
       traceRetentionMs: o.traceRetention as number,
       log: (line) => console.error(line),
     });
@@ -161,5 +169,7 @@ experiment
       signal: abort.signal,
     });
   });
+
+addSimulatorCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import { totalmem } from 'node:os';
 import { z } from 'zod';
+import { parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
 
 /**
  * Every option of `lambkin serve`, validated once here, defaults applied, then frozen.
@@ -17,6 +18,24 @@ export const serverOptionsSchema = z
     defaultRegion: z.string().min(1).default('us-east-1'),
     /** An idle sandbox is stopped after this long. Default 10 minutes. */
     keepAliveMs: z.number().int().positive().default(600_000),
+    /**
+     * `fixed` (the keep-alive above, as AWS does), `fixed:10m`, or `hybrid[:key=value,...]`, the
+     * hybrid histogram policy of "Serverless in the Wild" (ATC '20). Default `fixed`.
+     */
+    keepAlivePolicy: z
+      .string()
+      .default('fixed')
+      .refine(
+        (s) => {
+          try {
+            parseKeepAliveSpec(s);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { message: 'use fixed, fixed:DURATION, hybrid or hybrid:key=value,...' },
+      ),
     /** Memory capacity of one worker. Default 3072 MB. */
     workerMemoryMb: z.number().int().min(128).default(3072),
     /** Budget of configured MemorySize on this host. Default 75% of this machine's RAM. */

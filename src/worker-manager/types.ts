@@ -69,8 +69,11 @@ export type Step =
   | { kind: 'provision-worker'; workerId: string; account: string; memoryMb: number; hostId: string }
   /** legacy mode: attach to `workerId`; hyperplane mode: create the shared ENI (no workerId). */
   | { kind: 'attach-eni'; eniId: string; workerId?: string; vpcKey: string }
-  /** `provisioned`: a provisioned-concurrency sandbox (init runs, no invocation waits for it). */
-  | { kind: 'create-sandbox'; sandboxId: string; workerId: string; versionKey: string; memoryMb: number; provisioned: boolean }
+  /**
+   * `provisioned`: a provisioned-concurrency sandbox (init runs, no invocation waits for it). `prewarm`: loaded
+   * ahead of an expected invocation by a keep-alive policy (keep-alive.ts); on-demand otherwise, nobody waits.
+   */
+  | { kind: 'create-sandbox'; sandboxId: string; workerId: string; versionKey: string; memoryMb: number; provisioned: boolean; prewarm?: boolean }
   | { kind: 'stop-sandbox'; sandboxId: string; reason: StopReason }
   /** The worker is gone; its legacy ENIs were deleted by delete-eni steps just before. */
   | { kind: 'retire-worker'; workerId: string }

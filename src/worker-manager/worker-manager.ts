@@ -9,14 +9,18 @@
  * Indexes (no full scans on acquire / release / tick):
  * - per version: idle sandboxes as an MRU list (warm starts take the tail so the rest age out), and a
  *   separate list of idle provisioned-concurrency sandboxes (used first);
- * - one global LRU list of idle non-provisioned sandboxes; keep-alive is a constant, so LRU order is
- *   expiry order (tick pops from the head) and eviction order (evictions walk from the head);
+ * - one global LRU list of idle non-provisioned sandboxes: eviction order (evictions walk from the head),
+ *   and, with a constant keep-alive (the default `FixedKeepAlive`), also expiry order (tick pops from the
+ *   head); with a per-function policy (keep-alive.ts, e.g. the hybrid histogram policy) expiries and
+ *   pre-warm loads are timers in a heap instead;
  * - per account: workers in a best-fit index by free memory (`FitIndex`), plus, in legacy VPC mode,
  *   one best-fit index per vpcKey holding the workers that have (or are attaching) that ENI;
  * - a list of empty ready workers ordered by when they became empty (= retirement order).
  */
 import { FitIndex, FitNode } from './fit-index.js';
 import { counterIds } from './ids.js';
+import { FixedKeepAlive, type KeepAlivePolicy, type KeepAliveWindows } from './keep-alive.js';
+import { TimerHeap } from './keep-alive-heap.js';
 import { parsePlacementOptions } from './types.js';
 import type {
   Decision,
@@ -64,6 +68,8 @@ class Fn {
   constructor(
     readonly key: string,
     readonly account: Account,
+    /** The keep-alive policy's state for this function (null with a fixed keep-alive). */
+    readonly policyState: unknown,
   ) {}
 }
 
@@ -79,6 +85,8 @@ class Version {
   /** Live sandboxes flagged provisioned (any state). */
   provCount = 0;
   inDeficit = false;
+  /** Pre-warm loads scheduled for this version (per-function keep-alive policies only). */
+  prewarms: Prewarm[] | null = null;
   constructor(
     readonly key: string,
     readonly fn: Fn,
@@ -131,6 +139,11 @@ class Sandbox {
   inflight = false;
   retired = false;
   idleSince = -1;
+  /** Per-function keep-alive only: the keep-alive of the next idle period, and its timer fields. */
+  kaMs = 0;
+  at = 0;
+  seq = 0;
+  heapIndex = -1;
   vPrev: Sandbox | null = null;
   vNext: Sandbox | null = null;
   gPrev: Sandbox | null = null;
@@ -144,6 +157,17 @@ class Sandbox {
     public provisioned: boolean,
     /** Created by acquire() for an invocation: becomes busy (not idle) when ready. */
     readonly claimed: boolean,
+  ) {}
+}
+
+/** A scheduled pre-warm load of one sandbox of `version` (TimerHeap item). */
+class Prewarm {
+  seq = 0;
+  heapIndex = -1;
+  constructor(
+    public at: number,
+    readonly version: Version,
+    readonly keepAliveMs: number,
   ) {}
 }
 
@@ -189,6 +213,12 @@ export class WorkerManager {
   private inflightTotal = 0;
   private lastNarrow = false;
   private lastEniAttached = false;
+  private readonly keepAlive: KeepAlivePolicy;
+  /** Constant keep-alive (LRU expiry path), or NaN when the policy decides per function. */
+  private readonly fixedKa: number;
+  private readonly variable: boolean;
+  private readonly timers = new TimerHeap<Sandbox | Prewarm>();
+  private readonly windows: KeepAliveWindows = { prewarmMs: 0, keepAliveMs: 0 };
   private readonly stats: PlacementCounters = {
     workersCreated: 0,
     workersRetired: 0,
@@ -206,10 +236,16 @@ export class WorkerManager {
   /**
    * @param options validated with `placementOptionsSchema` (already-parsed options pass unchanged).
    * @param ids id generator; the default is `counterIds()`, so two managers fed the same calls agree.
+   * @param keepAlive keep-alive policy (keep-alive.ts); default `FixedKeepAlive(options.keepAliveMs)`.
+   *   A policy with `fixedKeepAliveMs` replaces `options.keepAliveMs`. A policy holds per-function state:
+   *   give each manager its own instance.
    */
-  constructor(options: PlacementOptionsInput, ids: IdSource = counterIds()) {
+  constructor(options: PlacementOptionsInput, ids: IdSource = counterIds(), keepAlive?: KeepAlivePolicy) {
     this.options = parsePlacementOptions(options);
     this.ids = ids;
+    this.keepAlive = keepAlive ?? new FixedKeepAlive(this.options.keepAliveMs);
+    this.variable = this.keepAlive.fixedKeepAliveMs === undefined;
+    this.fixedKa = this.keepAlive.fixedKeepAliveMs ?? NaN;
     this.legacy = this.options.vpcMode === 'legacy';
     for (let i = 0; i < this.options.hostCount; i++) this.hosts.push(new Host(`host-${i}`, i, this.options.hostMemoryMb));
   }
@@ -248,6 +284,7 @@ export class WorkerManager {
     } else if (a.inflight - a.reservedInflight >= this.options.accountConcurrency - a.reservedSum) {
       return this.throttle(THROTTLE_ACCOUNT);
     }
+    if (this.variable) this.keepAlive.invocationStarted(f.policyState, t);
     if (v === undefined) {
       v = this.newVersion(fn, f);
     } else {
@@ -260,11 +297,13 @@ export class WorkerManager {
         this.stats.warmStarts++;
         return { kind: 'warm', sandboxId: s.id, workerId: s.worker.id };
       }
+      // The invocation came before the pre-warm load: a cold start; its end schedules a new pre-warm.
+      if (v.prewarms !== null) this.cancelPrewarm(v);
     }
     const steps: Step[] = [];
     const s = this.place(v, true, false, t, steps);
     if (s === null) {
-      if (v.sandboxCount === 0 && v.provTarget === 0) this.versions.delete(v.key);
+      if (this.collectable(v)) this.versions.delete(v.key);
       return this.throttle(THROTTLE_CAPACITY);
     }
     this.stats.coldStarts++;
@@ -366,6 +405,20 @@ export class WorkerManager {
       this.removeSandbox(s, 'retired', steps, t);
       return steps;
     }
+    if (this.variable) {
+      const win = this.windows;
+      this.keepAlive.invocationEnded(s.version.fn.policyState, t, win);
+      if (!s.provisioned) {
+        if (win.prewarmMs > 0) {
+          // The policy expects no invocation before the pre-warm window: unload now, load again later.
+          const steps: Step[] = [];
+          this.schedulePrewarm(s.version, t + win.prewarmMs, win.keepAliveMs);
+          this.removeSandbox(s, 'expired', steps, t);
+          return steps;
+        }
+        s.kaMs = win.keepAliveMs;
+      }
+    }
     this.linkIdle(s, t);
     return [];
   }
@@ -401,6 +454,7 @@ export class WorkerManager {
     for (const v of matched) {
       v.provTarget = 0;
       this.clearDeficit(v);
+      while (v.prewarms !== null) this.cancelPrewarm(v);
       for (let s = v.allHead; s !== null; ) {
         const next = s.aNext;
         if (s.state === 'idle') this.removeSandbox(s, 'retired', steps, t);
@@ -449,7 +503,7 @@ export class WorkerManager {
     }
     if (v.provCount < count) this.refill(v, t, steps);
     else this.clearDeficit(v);
-    if (v.sandboxCount === 0 && v.provTarget === 0 && this.versions.get(v.key) === v) this.versions.delete(v.key);
+    if (this.collectable(v) && this.versions.get(v.key) === v) this.versions.delete(v.key);
     return steps;
   }
 
@@ -525,17 +579,28 @@ export class WorkerManager {
   tick(now: number): Step[] {
     const t = this.advance(now);
     const steps: Step[] = [];
-    const ka = this.options.keepAliveMs;
+    const ka = this.fixedKa;
     const wi = this.options.workerIdleMs;
+    const variable = this.variable;
     for (;;) {
-      const s = this.lruHead;
+      const timer = variable ? this.timers.peek() : undefined;
+      const s = variable ? null : this.lruHead;
       const w = this.emptyHead;
-      const te = s === null ? Infinity : s.idleSince + ka;
+      const te = variable ? (timer === undefined ? Infinity : timer.at) : s === null ? Infinity : s.idleSince + ka;
       const tw = w === null ? Infinity : w.emptySince + wi;
       if (te <= tw) {
-        if (te > t || s === null) break;
-        this.stats.expirations++;
-        this.removeSandbox(s, 'expired', steps, te);
+        if (te > t || te === Infinity) break;
+        if (variable) {
+          this.timers.pop();
+          if (timer instanceof Prewarm) this.firePrewarm(timer, te, steps);
+          else if (timer !== undefined) {
+            this.stats.expirations++;
+            this.removeSandbox(timer, 'expired', steps, te);
+          }
+        } else if (s !== null) {
+          this.stats.expirations++;
+          this.removeSandbox(s, 'expired', steps, te);
+        }
       } else {
         if (tw > t || w === null) break;
         this.removeWorker(w, steps);
@@ -545,9 +610,9 @@ export class WorkerManager {
     return steps;
   }
 
-  /** Earliest time at which tick() has work (expiry or worker retirement), undefined if none. */
+  /** Earliest time at which tick() has work (expiry, pre-warm load or worker retirement), undefined if none. */
   nextDeadline(): number | undefined {
-    const te = this.lruHead === null ? Infinity : this.lruHead.idleSince + this.options.keepAliveMs;
+    const te = this.variable ? this.timers.peekAt() : this.lruHead === null ? Infinity : this.lruHead.idleSince + this.fixedKa;
     const tw = this.emptyHead === null ? Infinity : this.emptyHead.emptySince + this.options.workerIdleMs;
     const d = te < tw ? te : tw;
     return d === Infinity ? undefined : d;
@@ -640,7 +705,7 @@ export class WorkerManager {
   }
 
   private newFn(key: string, account: string): Fn {
-    const f = new Fn(key, this.account(account));
+    const f = new Fn(key, this.account(account), this.variable ? this.keepAlive.createState(key) : null);
     this.functions.set(key, f);
     return f;
   }
@@ -731,6 +796,7 @@ export class WorkerManager {
       if (!e.ready) steps.push({ kind: 'attach-eni', eniId: e.id, workerId: w.id, vpcKey });
     }
     const s = new Sandbox(this.ids.next('sandbox'), w, v, provisioned, claimed);
+    s.kaMs = this.options.keepAliveMs;
     this.sandboxes.set(s.id, s);
     s.aPrev = v.allTail;
     if (v.allTail !== null) v.allTail.aNext = s;
@@ -944,7 +1010,54 @@ export class WorkerManager {
       this.refreshWorker(w);
       if (w.sandboxCount === 0 && w.state === 'ready') this.linkEmpty(w, t);
     }
-    if (v.sandboxCount === 0 && v.provTarget === 0 && this.versions.get(v.key) === v) this.versions.delete(v.key);
+    if (this.collectable(v) && this.versions.get(v.key) === v) this.versions.delete(v.key);
+  }
+
+  /** A version without sandboxes, provisioned target or scheduled pre-warms is forgotten. */
+  private collectable(v: Version): boolean {
+    return v.sandboxCount === 0 && v.provTarget === 0 && v.prewarms === null;
+  }
+
+  private schedulePrewarm(v: Version, at: number, keepAliveMs: number): void {
+    const p = new Prewarm(at, v, keepAliveMs);
+    (v.prewarms ??= []).push(p);
+    this.timers.push(p);
+  }
+
+  /** Drops the earliest scheduled pre-warm of `v`. */
+  private cancelPrewarm(v: Version): void {
+    const list = v.prewarms;
+    if (list === null) return;
+    let k = 0;
+    for (let i = 1; i < list.length; i++) if (list[i]!.at < list[k]!.at) k = i;
+    this.timers.remove(list[k]!);
+    list.splice(k, 1);
+    if (list.length === 0) v.prewarms = null;
+  }
+
+  /**
+   * Loads a pre-warmed sandbox: placed like a cold start (may provision a worker, attach a legacy ENI or
+   * evict), but nobody waits for it; create-sandbox carries `prewarm: true`. Skipped without room, or
+   * while a hyperplane ENI is not ready.
+   */
+  private firePrewarm(p: Prewarm, t: number, steps: Step[]): void {
+    const v = p.version;
+    const list = v.prewarms;
+    if (list !== null) {
+      const i = list.indexOf(p);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) v.prewarms = null;
+    }
+    if (this.versions.get(v.key) !== v) return;
+    const hyperplanePending = v.vpcKey !== undefined && !this.legacy && this.vpcEnis.get(v.vpcKey)?.ready !== true;
+    const s = hyperplanePending ? null : this.place(v, false, false, t, steps);
+    if (s === null) {
+      if (this.collectable(v)) this.versions.delete(v.key);
+      return;
+    }
+    s.kaMs = p.keepAliveMs;
+    const last = steps[steps.length - 1];
+    if (last !== undefined && last.kind === 'create-sandbox') last.prewarm = true;
   }
 
   private linkIdle(s: Sandbox, t: number): void {
@@ -969,6 +1082,10 @@ export class WorkerManager {
     if (this.lruTail !== null) this.lruTail.gNext = s;
     else this.lruHead = s;
     this.lruTail = s;
+    if (this.variable) {
+      s.at = t + s.kaMs;
+      this.timers.push(s);
+    }
     const w = s.worker;
     w.idleCount++;
     w.idleMb += v.memoryMb;
@@ -991,6 +1108,7 @@ export class WorkerManager {
     if (s.vNext !== null) s.vNext.vPrev = s.vPrev;
     else v.idleTail = s.vPrev;
     s.vPrev = s.vNext = null;
+    if (s.heapIndex >= 0) this.timers.remove(s);
     if (s.gPrev !== null) s.gPrev.gNext = s.gNext;
     else this.lruHead = s.gNext;
     if (s.gNext !== null) s.gNext.gPrev = s.gPrev;

@@ -1,0 +1,191 @@
+/** Output of `lambkin simulate`: terminal tables, `--json`, and a self-contained HTML report (inline SVG). */
+import type { SimulationResult } from './engine.js';
+
+/** One simulated variant (e.g. one keep-alive policy) of a workload. */
+export interface LabelledResult {
+  readonly label: string;
+  readonly result: SimulationResult;
+}
+
+export const fmt = (n: number | null | undefined, digits = 0): string =>
+  n === null || n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const pct = (x: number, digits = 2) => `${fmt(x * 100, digits)}%`;
+const money = (x: number) => (x < 0.01 ? `$${x.toPrecision(3)}` : `$${fmt(x, 2)}`);
+
+/** Renders rows as an aligned table (first column left-aligned). */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
+}
+
+/** Idle memory in GB-hours (MB·s / 1024 / 3600). */
+export function idleGbHours(r: SimulationResult): number {
+  return r.idleMemoryMbSeconds / 1024 / 3600;
+}
+
+/** The summary table (one column per variant) and the busiest functions of the first variant. */
+export function renderSimulation(workload: string, results: readonly LabelledResult[], topFunctions = 10): string {
+  const out: string[] = [];
+  out.push(`lambkin simulate — ${workload}`);
+  const rows: string[][] = [['', ...results.map((r) => r.label)]];
+  const row = (name: string, f: (r: SimulationResult) => string) => rows.push([name, ...results.map((x) => f(x.result))]);
+  row('invocations', (r) => fmt(r.invocations));
+  row('warm', (r) => `${fmt(r.counts.warm)} (${pct(r.counts.warm / Math.max(1, r.counts.invocations - r.counts.throttled))})`);
+  row('cold', (r) => `${fmt(r.counts.cold)} (${pct(r.counts.coldRate)})`);
+  row('narrow cold', (r) => `${fmt(r.counts.narrowCold)} (${pct(r.counts.narrowColdRate, 3)})`);
+  row('throttled', (r) => fmt(r.counts.throttled));
+  row('pre-warmed sandboxes', (r) => fmt(r.prewarms));
+  row('latency p50 / p90 ms', (r) => `${fmt(r.latencyMs.p50, 1)} / ${fmt(r.latencyMs.p90, 1)}`);
+  row('latency p99 / max ms', (r) => `${fmt(r.latencyMs.p99, 1)} / ${fmt(r.latencyMs.max, 1)}`);
+  row('workers peak / mean', (r) => `${fmt(r.workers.peak)} / ${fmt(r.workers.mean, 1)}`);
+  row('ENIs peak / mean', (r) => `${fmt(r.enis.peak)} / ${fmt(r.enis.mean, 1)}`);
+  row('idle memory GB·h', (r) => fmt(idleGbHours(r), 1));
+  row('billed GB·s', (r) => fmt(r.gbSeconds, 0));
+  row('cost (requests + compute)', (r) => money(r.cost.total));
+  row('wall s (inv/s)', (r) => `${fmt(r.wallSeconds, 2)} (${fmt(r.invocationsPerSecond)})`);
+  out.push(table(rows));
+  const first = results[0]?.result;
+  if (first) {
+    out.push(`keep-alive: ${results.map((r) => `${r.label} = ${r.result.keepAlive}`).join('; ')}`);
+    out.push(`prices: ${first.cost.source}, recorded ${first.cost.pricesRecorded} (${first.cost.currency})`);
+    const top = [...first.functions].sort((a, b) => b.invocations - a.invocations).slice(0, topFunctions);
+    if (top.length > 0) {
+      out.push('');
+      out.push(`busiest functions (${results[0]!.label}):`);
+      out.push(
+        table([
+          ['function', 'MB', 'invocations', 'cold', 'narrow', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'cost'],
+          ...top.map((f) => [
+            f.name.length > 32 ? `${f.name.slice(0, 31)}…` : f.name,
+            String(f.memoryMb),
+            fmt(f.invocations),
+            pct(f.coldRate),
+            pct(f.narrowColdRate),
+            fmt(f.latencyMs.p50, 1),
+            fmt(f.latencyMs.p90, 1),
+            fmt(f.latencyMs.p99, 1),
+            fmt(f.latencyMs.max, 1),
+            money(f.cost),
+          ]),
+        ]),
+      );
+    }
+  }
+  return out.join('\n');
+}
+
+/** `--json`: every variant in full (functions with at least one invocation). */
+export function simulationJson(workload: string, results: readonly LabelledResult[], seed: number): unknown {
+  const strip = (r: SimulationResult) => ({ ...r, functions: r.functions.filter((f) => f.invocations > 0) });
+  const first = results[0]?.result;
+  return {
+    workload,
+    seed,
+    invocations: first?.invocations ?? 0,
+    wallSeconds: results.reduce((a, r) => a + r.result.wallSeconds, 0),
+    results: results.map((r) => ({ label: r.label, ...strip(r.result) })),
+  };
+}
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+const COLORS = ['#2b6cb0', '#dd6b20', '#2f855a', '#9b2c2c', '#6b46c1', '#b7791f'];
+
+/** A line chart: one or more series of (x, y) points; x and y labelled. */
+export function lineChart(o: {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: readonly { name: string; points: readonly (readonly [number, number])[] }[];
+  logX?: boolean;
+  width?: number;
+  height?: number;
+}): string {
+  const W = o.width ?? 760;
+  const H = o.height ?? 280;
+  const left = 70;
+  const right = 20;
+  const top = 30;
+  const bottom = 45;
+  const pts = o.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+  if (pts.length === 0) return `<p>${esc(o.title)}: no data</p>`;
+  const tx = (x: number) => (o.logX ? Math.log10(Math.max(x, 1e-9)) : x);
+  const xs = pts.map(([x]) => tx(x));
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(...xs) === x0 ? x0 + 1 : Math.max(...xs);
+  const y1 = Math.max(...pts.map(([, y]) => y), 1e-9) * 1.1;
+  const X = (x: number) => left + ((tx(x) - x0) / (x1 - x0)) * (W - left - right);
+  const Y = (y: number) => H - bottom - (y / y1) * (H - top - bottom);
+  const parts: string[] = [];
+  for (let k = 0; k <= 4; k++) {
+    const v = (y1 * k) / 4;
+    parts.push(`<line x1="${left}" x2="${W - right}" y1="${Y(v).toFixed(1)}" y2="${Y(v).toFixed(1)}" stroke="#eee"/><text x="${left - 6}" y="${(Y(v) + 4).toFixed(1)}" text-anchor="end" font-size="11">${esc(fmt(v, v < 10 ? 2 : 0))}</text>`);
+  }
+  const xticks = o.logX ? [...new Set(pts.map(([x]) => x))] : [0, 0.25, 0.5, 0.75, 1].map((f) => Math.pow(10, 0) * (x0 + f * (x1 - x0)));
+  for (const x of xticks.slice(0, 16)) {
+    parts.push(`<text x="${X(x).toFixed(1)}" y="${H - bottom + 16}" text-anchor="middle" font-size="11">${esc(fmt(x, x < 10 && !Number.isInteger(x) ? 2 : 0))}</text>`);
+  }
+  parts.push(`<text x="${(left + W - right) / 2}" y="${H - 8}" text-anchor="middle" font-size="12">${esc(o.xLabel)}</text>`);
+  parts.push(`<text x="14" y="${(top + H - bottom) / 2}" font-size="12" transform="rotate(-90 14 ${(top + H - bottom) / 2})" text-anchor="middle">${esc(o.yLabel)}</text>`);
+  o.series.forEach((s, i) => {
+    const c = COLORS[i % COLORS.length]!;
+    const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
+    parts.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${p.map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join(' ')}"/>`);
+    if (p.length <= 24) for (const [x, y] of p) parts.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="3" fill="${c}"><title>${esc(`${s.name}: ${fmt(x, 2)} → ${fmt(y, 2)}`)}</title></circle>`);
+    parts.push(`<rect x="${left + 10 + i * 170}" y="8" width="12" height="12" fill="${c}"/><text x="${left + 26 + i * 170}" y="18" font-size="12">${esc(s.name)}</text>`);
+  });
+  return `<figure><figcaption>${esc(o.title)}</figcaption><svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" role="img" aria-label="${esc(o.title)}">${parts.join('')}</svg></figure>`;
+}
+
+const PAGE_STYLE =
+  'body{font-family:system-ui,sans-serif;margin:2em;max-width:960px}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child{text-align:left}figure{margin:1.5em 0}figcaption{font-weight:600;margin-bottom:.3em}';
+
+/** A self-contained page (no scripts, no network). */
+export function htmlPage(title: string, body: string): string {
+  return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${PAGE_STYLE}</style></head><body>\n<h1>${esc(title)}</h1>\n${body}\n</body></html>\n`;
+}
+
+function htmlTable(rows: readonly (readonly string[])[]): string {
+  const [head, ...body] = rows;
+  return `<table><thead><tr>${(head ?? []).map((c) => `<th>${esc(c)}</th>`).join('')}</tr></thead><tbody>${body.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
+/** The HTML report of `lambkin simulate`. */
+export function renderSimulationHtml(workload: string, results: readonly LabelledResult[]): string {
+  const rows: string[][] = [['', ...results.map((r) => r.label)]];
+  const row = (name: string, f: (r: SimulationResult) => string) => rows.push([name, ...results.map((x) => f(x.result))]);
+  row('invocations', (r) => fmt(r.invocations));
+  row('cold rate', (r) => pct(r.counts.coldRate));
+  row('narrow cold rate', (r) => pct(r.counts.narrowColdRate, 3));
+  row('p50 / p90 / p99 / max ms', (r) => `${fmt(r.latencyMs.p50, 1)} / ${fmt(r.latencyMs.p90, 1)} / ${fmt(r.latencyMs.p99, 1)} / ${fmt(r.latencyMs.max, 1)}`);
+  row('workers peak / mean', (r) => `${fmt(r.workers.peak)} / ${fmt(r.workers.mean, 1)}`);
+  row('ENIs peak / mean', (r) => `${fmt(r.enis.peak)} / ${fmt(r.enis.mean, 1)}`);
+  row('idle memory GB·h', (r) => fmt(idleGbHours(r), 1));
+  row('cost', (r) => money(r.cost.total));
+  row('keep-alive', (r) => r.keepAlive);
+  const hours = (t: number) => t / 3_600_000;
+  const chart = (title: string, yLabel: string, pick: (r: SimulationResult) => number[]) =>
+    lineChart({
+      title,
+      xLabel: 'simulated hours',
+      yLabel,
+      series: results.map((x) => ({ name: x.label, points: x.result.series.t.map((t, i) => [hours(t), pick(x.result)[i] ?? NaN] as const) })),
+    });
+  const first = results[0]?.result;
+  const top = first ? [...first.functions].sort((a, b) => b.invocations - a.invocations).slice(0, 20) : [];
+  return htmlPage(
+    `lambkin simulate — ${workload}`,
+    [
+      htmlTable(rows),
+      chart('Workers over time', 'workers', (r) => r.series.workers),
+      chart('ENIs over time', 'ENIs', (r) => r.series.enis),
+      chart('Memory held by idle sandboxes', 'idle GB', (r) => r.series.idleMb.map((m) => m / 1024)),
+      `<h2>Busiest functions (${esc(results[0]?.label ?? '')})</h2>`,
+      htmlTable([
+        ['function', 'MB', 'invocations', 'cold', 'narrow', 'p50 ms', 'p99 ms', 'cost'],
+        ...top.map((f) => [f.name, String(f.memoryMb), fmt(f.invocations), pct(f.coldRate), pct(f.narrowColdRate, 3), fmt(f.latencyMs.p50, 1), fmt(f.latencyMs.p99, 1), money(f.cost)]),
+      ]),
+      first ? `<p>Prices: <a href="${esc(first.cost.source)}">${esc(first.cost.source)}</a>, recorded ${esc(first.cost.pricesRecorded)}.</p>` : '',
+    ].join('\n'),
+  );
+}
