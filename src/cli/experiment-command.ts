@@ -3,8 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { zipSync } from 'fflate';
-import { selectCases } from '../experiments/seed-cases.js';
+import { seedHelloZip, selectCases } from '../experiments/seed-cases.js';
 import { runSeedExperiment, totalInvocations, type CaseResult } from '../experiments/seed-experiment.js';
 import { renderHtml, renderTables, reportJson, type ReportMeta } from '../experiments/seed-report.js';
 import type { StartOptions } from './lambkin.js';
@@ -28,21 +27,6 @@ export interface ExperimentCommandOptions {
   readonly serverOptions?: StartOptions;
   readonly stdout?: NodeJS.WritableStream;
   readonly signal?: AbortSignal;
-}
-
-/** The seed's hello.zip: its handler, verbatim. */
-export function seedHelloZip(): Buffer {
-  const source = `exports.handler = async (event) => {
-    
-    
-    const response = {
-        statusCode: 200,
-        body: JSON.stringify('Hello from Lambda!'),
-    };
-    return response;
-};
-`;
-  return Buffer.from(zipSync({ 'hello.js': [Buffer.from(source), { os: 3, attrs: (0o100644 << 16) >>> 0 }] }));
 }
 
 async function isLambkin(endpoint: string): Promise<boolean> {

@@ -2,6 +2,7 @@
  * The seed's six verifications (shared/seed/SUMMARY.md): what each ran and what it measured on
  * AWS Lambda in 2019, so a run can be printed beside the original.
  */
+import { zipSync } from 'fflate';
 
 export interface SeedFigures {
   readonly mean: number;
@@ -100,4 +101,19 @@ export function selectCases(spec: string): SeedCase[] {
     if (!c) throw new Error(`unknown case '${id}': the seed has cases ${SEED_CASES.map((x) => x.id).join(', ')}`);
     return c;
   });
+}
+
+/** The seed's hello.zip: its handler, verbatim. */
+export function seedHelloZip(): Buffer {
+  const source = `exports.handler = async (event) => {
+    
+    
+    const response = {
+        statusCode: 200,
+        body: JSON.stringify('Hello from Lambda!'),
+    };
+    return response;
+};
+`;
+  return Buffer.from(zipSync({ 'hello.js': [Buffer.from(source), { os: 3, attrs: (0o100644 << 16) >>> 0 }] }));
 }

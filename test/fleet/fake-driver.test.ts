@@ -1,6 +1,6 @@
 import { FakeDriver, type FakeHandler } from '../../src/fleet/fake-driver.js';
 import type { SandboxSpec } from '../../src/fleet/sandbox-driver.js';
-import { sandboxDriverConformance, type FixtureKind } from './sandbox-driver-conformance.js';
+import { baseSpec, sandboxDriverConformance, type FixtureKind } from './sandbox-driver-conformance.js';
 
 const handlers: Record<FixtureKind, FakeHandler> = {
   echo: { handle: (e) => e },
@@ -24,21 +24,6 @@ let n = 0;
 sandboxDriverConformance({
   name: 'fake',
   makeDriver: () => new FakeDriver(handlers),
-  makeSpec: async (kind, overrides): Promise<SandboxSpec> => ({
-    sandboxId: `fake-${++n}`,
-    account: '000000000000',
-    region: 'us-east-1',
-    functionName: 'f',
-    functionVersion: '$LATEST',
-    runtime: 'nodejs20.x',
-    handler: kind,
-    codeDir: '/nonexistent',
-    memoryMb: 128,
-    timeoutMs: 5000,
-    environment: {},
-    initializationType: 'on-demand',
-    logGroupName: '/aws/lambda/f',
-    logStreamName: 'stream',
-    ...overrides,
-  }),
+  makeSpec: async (kind, overrides): Promise<SandboxSpec> =>
+    baseSpec({ sandboxId: `fake-${++n}`, codeDir: '/nonexistent', handler: kind, ...overrides }),
 });

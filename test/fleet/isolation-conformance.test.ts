@@ -6,43 +6,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe } from 'node:test';
 import type { SandboxSpec } from '../../src/fleet/sandbox-driver.js';
-import { sandboxDriverConformance, type FixtureKind } from './sandbox-driver-conformance.js';
+import { NODE_FIXTURE_SOURCES, baseSpec, sandboxDriverConformance, type FixtureKind } from './sandbox-driver-conformance.js';
 import { ISOLATED_LEVELS, makeIsolatedDriver, scratchRoot } from './isolation-fixtures.js';
 
 const root = scratchRoot('lambkin-isoconf-');
 after(() => root.remove());
 
-const sources: Record<FixtureKind, string> = {
-  echo: 'exports.handler = async (event) => event;',
-  counter: 'let count = 0;\nexports.handler = async () => ({ count: ++count });',
-  throws: "exports.handler = async () => { throw new Error('boom'); };",
-  hangs: 'exports.handler = () => new Promise(() => { setInterval(() => {}, 1000); });',
-  'init-fails': "throw new Error('init exploded');\nexports.handler = async () => null;",
-};
-
 let n = 0;
 async function makeSpec(kind: FixtureKind, overrides?: Partial<SandboxSpec>): Promise<SandboxSpec> {
   const dir = join(root.dir, `${kind}-${++n}`);
   mkdirSync(dir);
-  writeFileSync(join(dir, 'index.js'), sources[kind]);
-  return {
-    sandboxId: `conf-${process.pid}-${n}`,
-    account: '000000000000',
-    region: 'us-east-1',
-    functionName: 'f',
-    functionVersion: '$LATEST',
-    runtime: 'nodejs20.x',
-    handler: 'index.handler',
-    codeDir: dir,
-    // 512 MB: enough CPU (0.29 vCPU) for Node.js to start quickly on a busy CI machine.
-    memoryMb: 512,
-    timeoutMs: 5000,
-    environment: {},
-    initializationType: 'on-demand',
-    logGroupName: '/aws/lambda/f',
-    logStreamName: 'stream',
-    ...overrides,
-  };
+  writeFileSync(join(dir, 'index.js'), NODE_FIXTURE_SOURCES[kind]);
+  // 512 MB: enough CPU (0.29 vCPU) for Node.js to start quickly on a busy CI machine.
+  return baseSpec({ sandboxId: `conf-${process.pid}-${n}`, codeDir: dir, memoryMb: 512, ...overrides });
 }
 
 sandboxDriverConformance({ name: 'process, isolation none', makeDriver: () => makeIsolatedDriver('none'), makeSpec });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessDriver } from '../../src/fleet/process-driver.js';
 import type { SandboxSpec } from '../../src/fleet/sandbox-driver.js';
+import { baseSpec } from './sandbox-driver-conformance.js';
 import { Isolation } from '../../src/fleet/isolation/isolation.js';
 import {
   cgroupsUnavailable,
@@ -42,23 +43,7 @@ export function nodeSpec(root: string, source: string, overrides: Partial<Sandbo
   const dir = overrides.codeDir ?? join(root, id);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'index.js'), source);
-  return {
-    sandboxId: id,
-    account: '000000000000',
-    region: 'us-east-1',
-    functionName: 'f',
-    functionVersion: '$LATEST',
-    runtime: 'nodejs20.x',
-    handler: 'index.handler',
-    codeDir: dir,
-    memoryMb: 128,
-    timeoutMs: 10_000,
-    environment: {},
-    initializationType: 'on-demand',
-    logGroupName: '/aws/lambda/f',
-    logStreamName: 'stream',
-    ...overrides,
-  };
+  return baseSpec({ sandboxId: id, codeDir: dir, timeoutMs: 10_000, ...overrides });
 }
 
 let seq = 0;

@@ -16,6 +16,35 @@ export interface ConformanceTarget {
   makeSpec(kind: FixtureKind, overrides?: Partial<SandboxSpec>): Promise<SandboxSpec>;
 }
 
+/** Node.js handlers for each fixture kind, for drivers that run real runtimes. */
+export const NODE_FIXTURE_SOURCES: Readonly<Record<FixtureKind, string>> = {
+  echo: 'exports.handler = async (event) => event;',
+  counter: 'let count = 0;\nexports.handler = async () => ({ count: ++count });',
+  throws: "exports.handler = async () => { throw new Error('boom'); };",
+  // A pending timer keeps the loop alive: a promise alone would let the runtime answer null when the loop empties, as AWS's does.
+  hangs: 'exports.handler = () => new Promise(() => { setInterval(() => {}, 1000); });',
+  'init-fails': "throw new Error('init exploded');\nexports.handler = async () => null;",
+};
+
+/** A nodejs20.x spec with Lambda's defaults; tests override what they need. */
+export function baseSpec(overrides: Partial<SandboxSpec> & Pick<SandboxSpec, 'sandboxId' | 'codeDir'>): SandboxSpec {
+  return {
+    account: '000000000000',
+    region: 'us-east-1',
+    functionName: 'f',
+    functionVersion: '$LATEST',
+    runtime: 'nodejs20.x',
+    handler: 'index.handler',
+    memoryMb: 128,
+    timeoutMs: 5000,
+    environment: {},
+    initializationType: 'on-demand',
+    logGroupName: '/aws/lambda/f',
+    logStreamName: 'stream',
+    ...overrides,
+  };
+}
+
 let seq = 0;
 function invocation(payload: unknown, timeoutMs = 5000) {
   return {

@@ -8,45 +8,13 @@ import { test } from 'node:test';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import { makeZip } from '../helpers/zip.js';
 import { createFn, json, serverGroup, tail, works } from '../helpers/lambda.js';
+import { TUTORIAL_BOOTSTRAP, TUTORIAL_FUNCTION_SH } from '../helpers/custom-runtime.js';
 
 const enc = (v: unknown) => Buffer.from(JSON.stringify(v));
 
 const noPython = works('python3', ['--version']) ? false : 'python3 is not installed: the python3.x runtime cannot be tested here';
 const noBashCurl = works('bash', ['--version']) && works('curl', ['--version']) ? false : 'bash and curl are needed for the custom runtime tutorial bootstrap';
 
-// AWS's "Building a custom runtime" tutorial: bootstrap and function.sh, with `#!/bin/bash`.
-const BOOTSTRAP = `#!/bin/bash
-set -euo pipefail
-
-# Initialization - load function handler
-source $LAMBDA_TASK_ROOT/"$(echo $_HANDLER | cut -d. -f1).sh"
-
-# Processing
-while true
-do
-  HEADERS="$(mktemp)"
-  # Get an event. The HTTP request will block until one is received
-  EVENT_DATA=$(curl -sS -LD "$HEADERS" "http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/next")
-
-  # Extract request ID by scraping response headers received above
-  REQUEST_ID=$(grep -Fi Lambda-Runtime-Aws-Request-Id "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
-
-  # Run the handler function from the script
-  RESPONSE=$($(echo "$_HANDLER" | cut -d. -f2) "$EVENT_DATA")
-
-  # Send the response
-  curl "http://\${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation/$REQUEST_ID/response"  -d "$RESPONSE"
-done
-`;
-
-const FUNCTION_SH = `function handler () {
-  EVENT_DATA=$1
-  echo "$EVENT_DATA" 1>&2;
-  RESPONSE="Echoing request: '$EVENT_DATA'"
-
-  echo $RESPONSE
-}
-`;
 
 void test(
   'runtime families end to end',
@@ -108,7 +76,7 @@ void test(
     });
 
     await t.test('provided.al2023: the tutorial\'s bash bootstrap (curl loop), warm across invocations', { skip: noBashCurl }, async () => {
-      await createFn(lambda, 'rt-bash', makeZip({ bootstrap: { text: BOOTSTRAP, exec: true }, 'function.sh': FUNCTION_SH }), {
+      await createFn(lambda, 'rt-bash', makeZip({ bootstrap: { text: TUTORIAL_BOOTSTRAP, exec: true }, 'function.sh': TUTORIAL_FUNCTION_SH }), {
         Runtime: 'provided.al2023',
         Handler: 'function.handler',
       });
@@ -122,7 +90,7 @@ void test(
     });
 
     await t.test('provided: a zip without an executable bootstrap fails as Runtime.InvalidEntrypoint', async () => {
-      await createFn(lambda, 'rt-noboot', makeZip({ 'function.sh': FUNCTION_SH }), { Runtime: 'provided.al2', Handler: 'function.handler' });
+      await createFn(lambda, 'rt-noboot', makeZip({ 'function.sh': TUTORIAL_FUNCTION_SH }), { Runtime: 'provided.al2', Handler: 'function.handler' });
       const out = await lambda.send(new InvokeCommand({ FunctionName: 'rt-noboot' }));
       assert.equal(out.FunctionError, 'Unhandled');
       assert.equal((json(out.Payload) as { errorType: string }).errorType, 'Runtime.InvalidEntrypoint');

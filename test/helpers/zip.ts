@@ -1,3 +1,4 @@
+import { seedHelloZip } from '../../src/experiments/seed-cases.js';
 import { zipSync, type Zippable } from 'fflate';
 
 /** Builds a zip in memory; files given as text are stored with mode 0644, `exec` ones 0755. */
@@ -12,15 +13,5 @@ export function makeZip(files: Record<string, string | { text: string; exec?: bo
   return Buffer.from(zipSync(entries));
 }
 
-/** The seed's hello.zip: a Node.js handler returning Lambda's console template response. */
-export const helloZip = (): Buffer =>
-  makeZip({
-    'hello.js': `exports.handler = async (event) => {
-    const response = {
-        statusCode: 200,
-        body: JSON.stringify('Hello from Lambda!'),
-    };
-    return response;
-};
-`,
-  });
+/** The seed's hello.zip (its handler, verbatim). */
+export const helloZip = seedHelloZip;
