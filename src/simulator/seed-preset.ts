@@ -3,11 +3,10 @@
  * as if the seed's script had been run 100 times). One run of a case = ten new 128/3008/1024 MB
  * functions of one account, each invoked once, one after the other (the seed's script), on a fresh
  * fleet in legacy VPC mode with the aws-2019 profile. Results have the experiment report's shape
- * (experiments/seed-experiment.ts `CaseResult`), so its tables and HTML render them unchanged.
+ * (experiments/seed-results.ts `CaseResult`), so its tables and HTML render them unchanged.
  */
 import { FUNCTIONS_PER_CASE, SEED_CASES, type SeedCase } from '../experiments/seed-cases.js';
-import type { CaseResult, RunResult } from '../experiments/seed-experiment.js';
-import { summarize } from '../experiments/statistics.js';
+import { caseResult, type CaseResult, type RunResult } from '../experiments/seed-results.js';
 import { loadProfile, pointAt, type LatencyProfile } from '../profiles/latency-profile.js';
 import { simulate, type InvocationKind } from './engine.js';
 import { loadPrices, type PriceTable } from './prices.js';
@@ -90,31 +89,6 @@ export function runSeedPreset(o: SeedPresetOptions = {}): { cases: CaseResult[];
   return { cases: results, invocations };
 }
 
-/** As the experiment computes it (case 5: only starts that reused a worker). */
-function caseResult(c: SeedCase, runs: RunResult[]): CaseResult {
-  const counted = (r: RunResult) => (c.onlyReusedWorkers ? r.durationsMs.filter((_, i) => r.narrow[i] !== true) : r.durationsMs);
-  const durationsMs = runs.flatMap(counted);
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  return {
-    id: c.id,
-    title: c.title,
-    vpc: c.vpc,
-    memoryMb: c.memoryMb.length === 1 ? c.memoryMb[0]! : [...c.memoryMb],
-    durationsMs,
-    stats: summarize(durationsMs),
-    enisCreated: mean(runs.map((r) => r.enisCreated ?? 0)),
-    workersCreated: mean(runs.map((r) => r.workersCreated ?? 0)),
-    runs,
-    ...(c.memoryMb.length > 1
-      ? {
-          sweep: c.memoryMb.map((m) => {
-            const ds = runs.filter((r) => r.memoryMb === m).flatMap(counted);
-            return { memoryMb: m, durationsMs: ds, stats: summarize(ds) };
-          }),
-        }
-      : {}),
-  };
-}
 
 /** `--json` cases: the report's shape plus the ENI and worker counts of every run. */
 export function seedCasesJson(cases: readonly CaseResult[]): unknown[] {
