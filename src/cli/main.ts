@@ -1,30 +1,7 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from './duration.js';
+import { Command, Option } from 'commander';
+import { duration, int, positive } from './duration.js';
 import { addSimulatorCommands } from './simulator-commands.js';
 
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
-
-function duration(v: string): number {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 const program = new Command('lambkin')
   .description('A self-hosted, AWS-Lambda-compatible serverless platform')

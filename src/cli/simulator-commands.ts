@@ -3,31 +3,8 @@
  * is imported only when one of them runs, so other commands start as fast as before.
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { parseDuration } from './duration.js';
+import { duration, int, positive } from './duration.js';
 
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer`);
-    return n;
-  };
-}
-
-function positive(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
-    return n;
-  };
-}
-
-function duration(v: string): number {
-  try {
-    return parseDuration(v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 function memoryList(v: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
