@@ -29,6 +29,15 @@ export interface ExperimentCommandOptions {
   readonly signal?: AbortSignal;
 }
 
+/** X-Ray's endpoint next to a Lambda endpoint: AWS has one host per service, lambkin serves both. */
+export function xrayEndpointFor(lambdaEndpoint: string): string {
+  const url = new URL(lambdaEndpoint);
+  if (/^lambda\./.test(url.hostname) && /\.amazonaws\.com(\.cn)?$/.test(url.hostname)) {
+    url.hostname = url.hostname.replace(/^lambda\./, 'xray.');
+  }
+  return url.toString().replace(/\/$/, '');
+}
+
 async function isLambkin(endpoint: string): Promise<boolean> {
   try {
     const r = await fetch(new URL('/lambkin/health', endpoint), { signal: AbortSignal.timeout(3000) });
@@ -72,7 +81,8 @@ export async function runExperimentCommand(o: ExperimentCommandOptions): Promise
   let results: CaseResult[];
   try {
     results = await runSeedExperiment({
-      ...(target ? { endpoint: target } : {}),
+      endpoint: target,
+      xrayEndpoint: xrayEndpointFor(target),
       region: o.region,
       cases,
       repeat: o.repeat,

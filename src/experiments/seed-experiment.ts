@@ -26,6 +26,8 @@ export interface Credentials {
 
 export interface ExperimentOptions {
   readonly endpoint?: string;
+  /** Where X-Ray is: the same server for lambkin, `xray.REGION.amazonaws.com` next to AWS Lambda. */
+  readonly xrayEndpoint?: string;
   readonly region: string;
   readonly cases: readonly SeedCase[];
   /** How many times each case's run of ten is repeated. */
@@ -90,7 +92,7 @@ async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIn
     ...(credentials ? { credentials } : {}),
   };
   const lambda = new LambdaClient(config);
-  const xray = new XRayClient(config);
+  const xray = new XRayClient({ ...config, ...(o.xrayEndpoint ? { endpoint: o.xrayEndpoint } : {}) });
   const tag = randomBytes(3).toString('hex');
   const names = Array.from({ length: FUNCTIONS_PER_CASE }, (_, i) => `lambkin-seed-${tag}-c${c.id}-${memoryMb}-${i + 1}`);
   const created: string[] = [];

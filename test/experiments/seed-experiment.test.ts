@@ -133,3 +133,10 @@ test(
     assert.equal(results[0]?.durationsMs.length, 70);
   }),
 );
+
+test('against AWS, X-Ray is read from its own endpoint; lambkin serves both on one', async () => {
+  const { xrayEndpointFor } = await import('../../src/cli/experiment-command.js');
+  assert.equal(xrayEndpointFor('https://lambda.ap-northeast-1.amazonaws.com'), 'https://xray.ap-northeast-1.amazonaws.com');
+  assert.equal(xrayEndpointFor('https://lambda.cn-north-1.amazonaws.com.cn/'), 'https://xray.cn-north-1.amazonaws.com.cn');
+  assert.equal(xrayEndpointFor('http://127.0.0.1:4590'), 'http://127.0.0.1:4590');
+});
