@@ -114,7 +114,7 @@ experiment
   .option('--cases <list>', 'which cases to run', '1,2,3,4,5,6')
   .addOption(new Option('--repeat <n>', 'runs of ten per case').default(1).argParser(int('--repeat')))
   .option('--out <dir>', 'where report.json and report.html go', 'lambkin-experiment')
-  .option('--runtime <runtime>', "the functions' runtime (the seed used nodejs8.10, which AWS no longer accepts)", 'nodejs20.x')
+  .option('--runtime <runtime>', "the functions' runtime (the seed used nodejs8.10, which AWS no longer accepts)", 'nodejs22.x')
   .option('--role <arn>', 'execution role for the functions (real AWS needs a real one)', 'arn:aws:iam::000000000000:role/lambkin-experiment')
   .option('--subnet-ids <ids>', 'comma-separated subnets for the VPC cases', 'subnet-0123456789abcdef0')
   .option('--security-group-ids <ids>', 'comma-separated security groups for the VPC cases', 'sg-0123456789abcdef0')
