@@ -27,7 +27,7 @@ import { invokeRoutes } from '../frontend/invoke-api.js';
 import { adminRoutes } from '../frontend/admin-api.js';
 import { concurrencyRoutes, unreservedConcurrency } from '../frontend/concurrency-api.js';
 import { ConcurrencyStore } from '../functions/concurrency-store.js';
-import { ConcurrencyController } from '../invocations/provisioned.js';
+import { ConcurrencyController, functionKeyOf } from '../invocations/provisioned.js';
 import { HyperplaneEnis, initialStateFor, vpcKeyOf } from '../invocations/vpc-enis.js';
 import { createSampler, loadProfile, stepDelays } from '../profiles/latency-profile.js';
 import { TraceStore, startRetention } from '../tracing/trace-store.js';
@@ -122,8 +122,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
 
   registry.onChange((e) => {
     if (e.kind === 'state' || e.kind === 'created') return;
-    const arn = `arn:aws:lambda:${e.caller.region}:${e.caller.account}:function:${e.name}`;
-    invokerRef.retire(arn, e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
+    invokerRef.retire(functionKeyOf(e.caller, e.name), e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
   });
 
   const invocable = (v: FunctionVersion): InvocableVersion => {

@@ -6,7 +6,7 @@
  * and the registry say (which version each version / alias config targets) with what the worker
  * manager holds, at start-up, after every change, and while a config is not READY yet.
  */
-import type { Caller } from '../functions/names.js';
+import { functionArn, type Caller } from '../functions/names.js';
 import type { ConcurrencyStore, ProvisionedConfig } from '../functions/concurrency-store.js';
 import type { ChangeEvent, FunctionRegistry, FunctionVersion } from '../functions/registry.js';
 import { AwsError } from '../errors/catalogue.js';
@@ -50,7 +50,7 @@ const configKey = (c: { account: string; region: string; functionName: string; q
 
 /** Unqualified function ARN (the worker manager's functionKey). */
 export function functionKeyOf(caller: Caller, name: string): string {
-  return `arn:aws:lambda:${caller.region}:${caller.account}:function:${name}`;
+  return functionArn(caller.region, caller.account, name);
 }
 
 /** Keeps the worker manager's reservations and provisioned sandboxes in line with the stored settings. */
