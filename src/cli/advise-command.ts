@@ -12,17 +12,16 @@ import {
   InvokeCommand,
   LambdaClient,
   UpdateFunctionConfigurationCommand,
-  waitUntilFunctionUpdatedV2,
 } from '@aws-sdk/client-lambda';
 import cliProgress from 'cli-progress';
 import { loadProfile } from '../profiles/latency-profile.js';
 import { advise, DEFAULT_CANDIDATES, renderAdvice, renderAdviceHtml, type AdviseResult, type Goal, type VpcVariant } from '../simulator/advise.js';
 import { loadPrices } from '../simulator/prices.js';
-import { loadWorkload, WorkloadError, type ArrivalsSpec, type HandlerSpec } from '../simulator/workload.js';
+import { isSpecFileName, loadWorkload, WorkloadError, type ArrivalsSpec, type HandlerSpec } from '../simulator/workload.js';
 import { parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
 
 export interface AdviseCommandOptions {
-  /** A JSON workload spec, or a function name (then `endpoint` is required). */
+  /** A workload spec file (.yaml, .yml or .json), or a function name (then `endpoint` is required). */
   readonly target: string;
   /** Which function of a spec (default: its only one). */
   readonly functionName?: string | undefined;
@@ -46,6 +45,8 @@ export interface AdviseCommandOptions {
   readonly stderr?: NodeJS.WritableStream;
   /** Tests: credentials for the endpoint. */
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Aborts a measurement (the CLI wires SIGINT/SIGTERM to it); the MemorySize is restored first. */
+  readonly signal?: AbortSignal;
 }
 
 /** Durations (ms) of the warm invocations in a LogType=Tail result. */
@@ -61,25 +62,112 @@ export function reportDurations(logTailBase64: string | undefined): { durations:
   return { durations, cold };
 }
 
-async function measure(o: AdviseCommandOptions, candidates: readonly number[], log: (s: string) => void): Promise<{ handler: HandlerSpec; memoryMb: number }> {
+/** Thrown when the measurement was interrupted (`signal` aborted, e.g. Ctrl-C); the MemorySize was restored first. */
+export class AdviseInterrupted extends Error {
+  override readonly name = 'AdviseInterrupted';
+}
+
+/** One measured memory size. */
+export interface MemoryMeasurement {
+  readonly memoryMb: number;
+  /** Warm REPORT durations (ms), cold starts left out. */
+  readonly durationsMs: readonly number[];
+  readonly meanMs: number;
+  readonly sdMs: number;
+}
+
+const abortable = (signal: AbortSignal | undefined, ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/**
+ * Polls GetFunctionConfiguration until LastUpdateStatus is no longer InProgress (lambkin applies most
+ * updates at once, so usually one call); throws when it is Failed or after `timeoutMs`.
+ */
+async function waitUpdated(lambda: LambdaClient, name: string, signal: AbortSignal | undefined, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+    const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }), signal ? { abortSignal: signal } : {});
+    if (c.LastUpdateStatus === 'Failed') throw new Error(`update of ${name} failed: ${c.LastUpdateStatusReason ?? 'no reason given'}`);
+    if (c.LastUpdateStatus !== 'InProgress') return;
+    if (Date.now() > deadline) throw new Error(`update of ${name} still InProgress after ${timeoutMs / 1000} s`);
+    await abortable(signal, delay);
+    if (signal?.aborted) throw new AdviseInterrupted('interrupted');
+  }
+}
+
+async function setMemory(lambda: LambdaClient, name: string, memoryMb: number, signal: AbortSignal | undefined): Promise<void> {
+  // An update still in progress (ours or someone else's) would make this one a ResourceConflictException.
+  await waitUpdated(lambda, name, signal);
+  await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, MemorySize: memoryMb }), signal ? { abortSignal: signal } : {});
+  await waitUpdated(lambda, name, signal);
+}
+
+/**
+ * Measures the handler's duration at each candidate MemorySize on a running lambkin: sets MemorySize,
+ * waits until LastUpdateStatus is Successful, invokes until `invocations` warm REPORT durations are in
+ * (cold starts, with `Init Duration`, do not count), and restores the original MemorySize at the end,
+ * also after an error or when `signal` aborts. Exported for tests.
+ */
+export async function measureByMemory(
+  o: Pick<AdviseCommandOptions, 'target' | 'endpoint' | 'region' | 'credentials' | 'invocations' | 'signal'>,
+  candidates: readonly number[],
+  log: (s: string) => void,
+): Promise<{ originalMemoryMb: number; measurements: MemoryMeasurement[] }> {
   const lambda = new LambdaClient({ endpoint: o.endpoint, region: o.region ?? 'us-east-1', ...(o.credentials ? { credentials: o.credentials } : {}), maxAttempts: 2 });
+  const signal = o.signal;
+  const opts = signal ? { abortSignal: signal } : {};
+  const interrupted = () => new AdviseInterrupted(`interrupted while measuring ${o.target}`);
   try {
-    const cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: o.target }));
+    let cfg;
+    try {
+      cfg = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: o.target }), opts);
+    } catch (err) {
+      if (signal?.aborted) throw interrupted();
+      throw err;
+    }
     const original = cfg.MemorySize ?? 128;
-    const points: { memoryMb: number; meanMs: number; sdMs: number }[] = [];
+    const wanted = Math.max(1, o.invocations ?? 10);
+    const measurements: MemoryMeasurement[] = [];
+    let failure: unknown;
     try {
       for (const m of candidates) {
+        if (signal?.aborted) throw interrupted();
+        log(`advise: measuring ${o.target} at ${m} MB`);
         try {
-          await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: o.target, MemorySize: m }));
-          await waitUntilFunctionUpdatedV2({ client: lambda, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { FunctionName: o.target });
+          await setMemory(lambda, o.target, m, signal);
         } catch (err) {
+          if (signal?.aborted) throw interrupted();
           log(`advise: cannot set MemorySize ${m}: ${(err as Error).message}; skipped`);
           continue;
         }
         const ds: number[] = [];
-        for (let k = 0; k < (o.invocations ?? 10); k++) {
-          const r = await lambda.send(new InvokeCommand({ FunctionName: o.target, LogType: 'Tail', Payload: Buffer.from('{}') }));
+        let functionError: string | undefined;
+        // Cold starts do not count; a few extra invocations make up for them.
+        for (let k = 0; k < wanted + 3 && ds.length < wanted; k++) {
+          let r;
+          try {
+            r = await lambda.send(new InvokeCommand({ FunctionName: o.target, LogType: 'Tail', Payload: Buffer.from('{}') }), opts);
+          } catch (err) {
+            if (signal?.aborted) throw interrupted();
+            throw err;
+          }
+          if (r.FunctionError) {
+            functionError = `${r.FunctionError}: ${Buffer.from(r.Payload ?? []).toString('utf8').slice(0, 200)}`;
+            break;
+          }
           ds.push(...reportDurations(r.LogResult).durations);
+        }
+        if (functionError !== undefined) {
+          log(`advise: ${o.target} failed at ${m} MB (${functionError}); skipped`);
+          continue;
         }
         if (ds.length === 0) {
           log(`advise: no warm REPORT durations at ${m} MB; skipped`);
@@ -87,16 +175,35 @@ async function measure(o: AdviseCommandOptions, candidates: readonly number[], l
         }
         const mean = ds.reduce((a, b) => a + b, 0) / ds.length;
         const sd = Math.sqrt(ds.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, ds.length - 1));
-        points.push({ memoryMb: m, meanMs: Math.max(mean, 0.001), sdMs: sd });
+        measurements.push({ memoryMb: m, durationsMs: ds, meanMs: Math.max(mean, 0.001), sdMs: sd });
+        log(`advise: ${m} MB: mean ${mean.toFixed(1)} ms over ${ds.length} warm invocations`);
       }
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
-      await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: o.target, MemorySize: original })).catch(() => undefined);
+      // Not under `signal`: after an interrupt the restore is exactly what must still happen.
+      try {
+        await setMemory(lambda, o.target, original, undefined);
+        log(`advise: MemorySize of ${o.target} restored to ${original} MB`);
+      } catch (err) {
+        const msg = `advise: could not restore MemorySize ${original} MB of ${o.target}: ${(err as Error).message}`;
+        // The measurement's own error wins; the failed restore must still be seen.
+        if (failure !== undefined) log(msg);
+        else throw new Error(msg);
+      }
     }
-    if (points.length === 0) throw new WorkloadError(`advise: no memory size of ${o.target} could be measured`);
-    return { handler: { dist: 'constant', valueMs: 0, cpuFraction: 1, threads: 1, byMemory: points }, memoryMb: original };
+    return { originalMemoryMb: original, measurements };
   } finally {
     lambda.destroy();
   }
+}
+
+async function measure(o: AdviseCommandOptions, candidates: readonly number[], log: (s: string) => void): Promise<{ handler: HandlerSpec; memoryMb: number; measurements: MemoryMeasurement[] }> {
+  const { originalMemoryMb, measurements } = await measureByMemory(o, candidates, log);
+  if (measurements.length === 0) throw new WorkloadError(`advise: no memory size of ${o.target} could be measured`);
+  const byMemory = measurements.map((x) => ({ memoryMb: x.memoryMb, meanMs: x.meanMs, sdMs: x.sdMs }));
+  return { handler: { dist: 'constant', valueMs: 0, cpuFraction: 1, threads: 1, byMemory }, memoryMb: originalMemoryMb, measurements };
 }
 
 /** Runs the command; returns the advice (what `--json` prints). */
@@ -111,7 +218,8 @@ export async function runAdviseCommand(o: AdviseCommandOptions): Promise<AdviseR
   let variants = o.variants;
   let account: string | undefined;
   let durationMs = o.durationMs;
-  if (existsSync(o.target) && o.target.endsWith('.json')) {
+  let measured: AdviseResult['measured'];
+  if (isSpecFileName(o.target) && existsSync(o.target)) {
     const spec = loadWorkload(o.target);
     const fns = o.functionName ? spec.functions.filter((f) => f.name === o.functionName) : spec.functions;
     if (fns.length !== 1) {
@@ -126,10 +234,12 @@ export async function runAdviseCommand(o: AdviseCommandOptions): Promise<AdviseR
     variants ??= f.vpc === false ? ['none', 'legacy', 'hyperplane'] : [spec.placement.vpcMode, 'none', spec.placement.vpcMode === 'legacy' ? 'hyperplane' : 'legacy'];
     durationMs ??= spec.duration ?? 3_600_000;
   } else {
-    if (!o.endpoint) throw new WorkloadError(`"${o.target}" is not a .json workload file; to measure a function by name, give --endpoint of a running lambkin`);
+    if (!o.endpoint) throw new WorkloadError(`"${o.target}" is not a workload file (.yaml, .yml or .json); to measure a function by name, give --endpoint of a running lambkin`);
     const m = await measure(o, candidates, (s) => err.write(`${s}\n`));
     handler = m.handler;
     memoryMb = m.memoryMb;
+    if (o.signal?.aborted) throw new AdviseInterrupted(`interrupted; MemorySize of ${o.target} restored to ${m.memoryMb} MB`);
+    measured = { endpoint: o.endpoint, originalMemoryMb: m.memoryMb, points: m.measurements.map((x) => ({ memoryMb: x.memoryMb, meanMs: x.meanMs, sdMs: x.sdMs, invocations: x.durationsMs.length })) };
   }
   const total = candidates.length * 3 + 4 * candidates.length * 2;
   const bar = o.progress && !o.json ? new cliProgress.SingleBar({ format: 'advise [{bar}] {percentage}% | {value}/{total} simulations', stream: err }, cliProgress.Presets.shades_classic) : undefined;
@@ -151,6 +261,7 @@ export async function runAdviseCommand(o: AdviseCommandOptions): Promise<AdviseR
       seed: o.seed,
       ...(bar ? { onStep: (d: number, t: number) => bar.update(d, { total: t }) } : {}),
     });
+    if (measured) result.measured = measured;
   } finally {
     bar?.stop();
   }

@@ -15,7 +15,7 @@ import { parseKeepAliveSpec, type KeepAliveConfig } from '../worker-manager/keep
 export interface SimulateCommandOptions {
   /** `seed-2019`, `azure-sample` or `bench`. */
   readonly preset?: string | undefined;
-  /** A JSON workload spec. */
+  /** A workload spec file (.yaml, .yml or .json). */
   readonly spec?: string | undefined;
   /** An Azure Functions 2019 trace: per-minute invocations file (durations and memory files optional). */
   readonly azureInvocations?: string | undefined;

@@ -19,7 +19,7 @@ export function addSimulatorCommands(program: Command): void {
   program
     .command('simulate')
     .description('predict cold starts, ENIs, latency and cost for a workload (discrete-event simulator on the placement core)')
-    .argument('[spec]', 'workload spec (.json)')
+    .argument('[spec]', 'workload spec (.yaml, .yml or .json)')
     .addOption(new Option('--preset <name>', 'built-in workload').choices(['seed-2019', 'azure-sample', 'bench']))
     .option('--azure-invocations <file>', 'Azure Functions 2019 trace: invocations_per_function_md.anon.dNN.csv')
     .option('--azure-durations <file>', "the trace's function_durations_percentiles.anon.dNN.csv")
@@ -65,7 +65,7 @@ export function addSimulatorCommands(program: Command): void {
   program
     .command('advise')
     .description('recommend a MemorySize: simulated cold starts, latency and cost by memory and VPC mode for your traffic')
-    .argument('<function-or-spec>', 'a workload spec (.json) with the function, or a function name on --endpoint')
+    .argument('<function-or-spec>', 'a workload spec (.yaml, .yml or .json) with the function, or a function name on --endpoint')
     .option('--function <name>', 'which function of a spec with several')
     .option('--endpoint <url>', 'measure the function by invoking it at each memory size on this running lambkin')
     .addOption(new Option('--region <region>').env('AWS_REGION').default('us-east-1'))
@@ -81,9 +81,24 @@ export function addSimulatorCommands(program: Command): void {
     .option('--html <file>', 'also write the curves as a self-contained HTML report')
     .option('--no-progress', 'no progress bar')
     .action(async (target: string, o: Record<string, unknown>) => {
-      const { runAdviseCommand } = await import('./advise-command.js');
+      const { AdviseInterrupted, runAdviseCommand } = await import('./advise-command.js');
+      // Ctrl-C while measuring must not leave the function at a test MemorySize: the first signal aborts
+      // the measurement (which then restores the original size); a second one exits at once.
+      const abort = new AbortController();
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (abort.signal.aborted) process.exit(130);
+        console.error(`lambkin advise: ${sig}: stopping, the original MemorySize is restored first (${sig} again to quit at once)`);
+        abort.abort();
+      };
+      // Only a measurement changes anything on the endpoint; otherwise signals keep their default.
+      const measuring = o.endpoint !== undefined;
+      if (measuring) {
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+      }
       try {
         await runAdviseCommand({
+          signal: abort.signal,
           target,
           functionName: o.function as string | undefined,
           endpoint: o.endpoint as string | undefined,
@@ -102,7 +117,10 @@ export function addSimulatorCommands(program: Command): void {
         });
       } catch (err) {
         console.error(`lambkin advise: ${(err as Error).message}`);
-        process.exitCode = 2;
+        process.exitCode = err instanceof AdviseInterrupted ? 130 : 2;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
     });
 }

@@ -60,9 +60,12 @@ export interface AdviseResult {
   rows: AdviseRow[];
   recommendation: Record<Goal, { memoryMb: number; variant: VpcVariant }>;
   /** Per traffic level: the memory with the lowest mean latency, legacy VPC vs no VPC. */
-  tradeoff: { ratePerSec: number; bestLegacyMb: number; bestNoVpcMb: number; legacyMeanAt128: number; legacyMeanAtBest: number }[];
+  /** Per traffic level: the best MemorySize with and without a legacy VPC, and the legacy mean at the smallest candidate vs at the best. */
+  tradeoff: { ratePerSec: number; bestLegacyMb: number; bestNoVpcMb: number; smallestMb: number; legacyMeanAtSmallest: number; legacyMeanAtBest: number }[];
   conclusion: string;
   wallSeconds: number;
+  /** Set when the handler's durations were measured on a running lambkin (`advise --endpoint`). */
+  measured?: { endpoint: string; originalMemoryMb: number; points: { memoryMb: number; meanMs: number; sdMs: number; invocations: number }[] };
 }
 
 function fnAt(input: AdviseInput, memoryMb: number, variant: VpcVariant, arrivals: ArrivalsSpec): SimFunction {
@@ -160,7 +163,7 @@ export function advise(input: AdviseInput): AdviseResult {
       });
       const bl = pick(legacy.filter((r) => Number.isFinite(r.meanMs)), (r) => r.meanMs);
       const bn = pick(none.filter((r) => Number.isFinite(r.meanMs)), (r) => r.meanMs);
-      tradeoff.push({ ratePerSec: rate, bestLegacyMb: bl.memoryMb, bestNoVpcMb: bn.memoryMb, legacyMeanAt128: legacy[0]?.meanMs ?? NaN, legacyMeanAtBest: bl.meanMs });
+      tradeoff.push({ ratePerSec: rate, bestLegacyMb: bl.memoryMb, bestNoVpcMb: bn.memoryMb, smallestMb: legacy[0]?.memoryMb ?? NaN, legacyMeanAtSmallest: legacy[0]?.meanMs ?? NaN, legacyMeanAtBest: bl.meanMs });
     }
   }
   return { name: input.name, rows, recommendation, tradeoff, conclusion: conclusion(tradeoff), wallSeconds: (performance.now() - started) / 1000 };
@@ -179,6 +182,11 @@ function conclusion(t: AdviseResult['tradeoff']): string {
 /** The terminal output. */
 export function renderAdvice(a: AdviseResult, goal: Goal): string {
   const out: string[] = [`lambkin advise — ${a.name}`];
+  if (a.measured) {
+    out.push(`handler durations measured on ${a.measured.endpoint} (warm invocations; MemorySize restored to ${a.measured.originalMemoryMb} MB):`);
+    out.push(table([['MB', 'mean ms', 'sd ms', 'n'], ...a.measured.points.map((p) => [String(p.memoryMb), fmt(p.meanMs, 1), fmt(p.sdMs, 1), String(p.invocations)])]));
+    out.push('');
+  }
   out.push(
     table([
       ['MB', 'VPC', 'handler ms', 'cold', 'narrow cold', 'mean ms', 'p50 ms', 'p99 ms', 'ENIs', '$ / 1M inv'],
@@ -199,7 +207,7 @@ export function renderAdvice(a: AdviseResult, goal: Goal): string {
   if (a.tradeoff.length > 0) {
     out.push('');
     out.push('The seed\'s trade-off (legacy VPC, Poisson traffic, best MemorySize by mean latency):');
-    out.push(table([['req/s', 'best MB (legacy VPC)', 'best MB (no VPC)', 'legacy mean @128 MB', 'legacy mean @best'], ...a.tradeoff.map((x) => [fmt(x.ratePerSec, 2), String(x.bestLegacyMb), String(x.bestNoVpcMb), fmt(x.legacyMeanAt128, 0), fmt(x.legacyMeanAtBest, 0)])]));
+    out.push(table([['req/s', 'best MB (legacy VPC)', 'best MB (no VPC)', `legacy mean @${a.tradeoff[0]?.smallestMb ?? '–'} MB`, 'legacy mean @best'], ...a.tradeoff.map((x) => [fmt(x.ratePerSec, 2), String(x.bestLegacyMb), String(x.bestNoVpcMb), fmt(x.legacyMeanAtSmallest, 0), fmt(x.legacyMeanAtBest, 0)])]));
     out.push(a.conclusion);
   }
   out.push('');

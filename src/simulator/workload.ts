@@ -1,8 +1,34 @@
 /**
  * Workloads for the simulator: functions (memory, VPC, account, architecture, handler duration by
  * memory) and their arrivals (Poisson with diurnal pattern and bursts, periodic timers, explicit lists,
- * or per-minute counts replayed from an Azure Functions 2019 trace, see azure-trace.ts). A spec is JSON,
- * validated with zod; errors name the offending path.
+ * or per-minute counts replayed from an Azure Functions 2019 trace, see azure-trace.ts).
+ *
+ * A spec file is YAML (`.yaml`, `.yml`) or JSON (any other name), validated with zod; errors name the
+ * file, the path and, where the parser can tell, the line. Examples: src/simulator/data/examples/.
+ * Durations are ms as a number or a string such as `500ms`, `30s`, `10m`, `2h`, `1d`.
+ *
+ * Top level (only `functions` or `azureTrace` is required):
+ * - `name` (default `workload`), `profile`: latency profile, `aws-2019` (default), `none` or a profile file.
+ * - `duration`: arrivals are generated in [0, duration); in-flight invocations then finish.
+ *   Default: just past the last `list` arrival, else one day.
+ * - `placement`: `vpcMode` `hyperplane` (default) | `legacy`; `workerMemoryMb` 3072; `hostMemoryMb`
+ *   1e9 (unbounded); `hostCount` 1; `workerIdle` 5m; `accountConcurrency` 1000.
+ * - `keepAlive`: `{policy: fixed, ttlMs: 600000}` (default) or `{policy: hybrid, ...}` (keep-alive.ts).
+ * - `functions`: list of
+ *   - `name` (required, unique, ≤ 64 chars), `memoryMb` (required, 128..10240),
+ *     `account` (12 digits, default `000000000000`), `architecture` `x86_64` (default) | `arm64`,
+ *     `vpc` `false` (default) | `true` | `{subnetIds: [...], securityGroupIds: [...]}`,
+ *     `replicas` (default 1: copies named name-1, name-2, ..., each with its own arrivals);
+ *   - `handler`: `dist` `constant` (`valueMs`) | `normal`, `lognormal` (`meanMs`, `sdMs`) |
+ *     `exponential` (`meanMs`) | `percentiles` (`percentiles`: {"0": ms, ..., "100": ms}, keys 0 and 100
+ *     required); `atMemoryMb` the memory the figures refer to (default the function's); `cpuFraction`
+ *     share that scales with CPU (default 1; CPU = memoryMb/1769 vCPU); `threads` (default 1);
+ *     `byMemory` `[{memoryMb, meanMs, sdMs = 0}]` measured means, which override the scaling rule;
+ *   - `arrivals`: `{kind: poisson, ratePerSec, diurnal?: {amplitude 0..1, peakHour = 14},
+ *     bursts?: [{start, duration, factor, every?}], start?, end?}` | `{kind: periodic, every,
+ *     offset?, jitter?}` | `{kind: list, atMs: [...]}`.
+ * - `azureTrace`: `{invocations, durations?, memory?, maxFunctions?, vpc = false}`: an Azure Functions
+ *   2019 trace's CSV files, relative paths resolved against the spec file's directory.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -11,6 +37,7 @@ import { parseDuration } from '../cli/duration.js';
 import { Rng } from '../profiles/rng.js';
 import { keepAliveConfigSchema } from '../worker-manager/keep-alive.js';
 import type { Architecture } from './prices.js';
+import { parseSpecText, specFormat, SpecSyntaxError } from './spec-file.js';
 
 /** A duration: ms as a number, or a string such as `500ms`, `30s`, `10m`, `2h`, `1d`. */
 const duration = z.union([z.number().finite().nonnegative(), z.string()]).transform((v, ctx) => {
@@ -176,10 +203,27 @@ export class WorkloadError extends Error {
   override readonly name = 'WorkloadError';
 }
 
-/** Validates a parsed spec; relative trace paths resolve against `baseDir`. */
-export function parseWorkload(data: unknown, origin = 'workload', baseDir = process.cwd()): WorkloadSpec {
+/** One line per issue, like z.prettifyError, plus the line in the file when `locate` knows it. */
+function formatIssues(issues: readonly z.core.$ZodIssue[], locate?: (path: readonly PropertyKey[]) => number | undefined): string {
+  return [...issues]
+    .sort((a, b) => a.path.length - b.path.length)
+    .map((issue) => {
+      // An unknown key is best shown where the key itself is written.
+      const at = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
+      const line = locate?.(at);
+      const where = issue.path.length > 0 ? `\n  → at ${z.core.toDotPath(issue.path)}${line !== undefined ? ` (line ${line})` : ''}` : line !== undefined ? `\n  → at line ${line}` : '';
+      return `✖ ${issue.message}${where}`;
+    })
+    .join('\n');
+}
+
+/**
+ * Validates a parsed spec; relative trace paths resolve against `baseDir`. `locate` (from a spec
+ * file) maps a path in the data to its line, for the error message.
+ */
+export function parseWorkload(data: unknown, origin = 'workload', baseDir = process.cwd(), locate?: (path: readonly PropertyKey[]) => number | undefined): WorkloadSpec {
   const r = workloadSchema.safeParse(data);
-  if (!r.success) throw new WorkloadError(`Invalid workload ${origin}:\n${z.prettifyError(r.error)}`);
+  if (!r.success) throw new WorkloadError(`Invalid workload ${origin}:\n${formatIssues(r.error.issues, locate)}`);
   const w = r.data;
   if (w.azureTrace) {
     const t = w.azureTrace;
@@ -193,7 +237,12 @@ export function parseWorkload(data: unknown, origin = 'workload', baseDir = proc
   return w;
 }
 
-/** Reads and validates a JSON workload file. */
+/** True for a file name the spec loaders accept (`.json`, `.yaml`, `.yml`). */
+export function isSpecFileName(path: string): boolean {
+  return /\.(json|ya?ml)$/i.test(path);
+}
+
+/** Reads and validates a workload file: YAML for `.yaml`/`.yml`, JSON otherwise. */
 export function loadWorkload(path: string): WorkloadSpec {
   let text: string;
   try {
@@ -201,13 +250,14 @@ export function loadWorkload(path: string): WorkloadSpec {
   } catch (err) {
     throw new WorkloadError(`Cannot read workload "${path}": ${(err as Error).message}`);
   }
-  let data: unknown;
+  let file;
   try {
-    data = JSON.parse(text);
+    file = parseSpecText(text, specFormat(path));
   } catch (err) {
-    throw new WorkloadError(`Workload "${path}" is not valid JSON: ${(err as Error).message}`);
+    if (!(err instanceof SpecSyntaxError)) throw err;
+    throw new WorkloadError(`Workload "${path}" is not valid ${err.format === 'yaml' ? 'YAML' : 'JSON'}: ${err.message}`);
   }
-  return parseWorkload(data, `"${path}"`, dirname(resolve(path)));
+  return parseWorkload(file.data, `"${path}"`, dirname(resolve(path)), file.locate);
 }
 
 // -------------------------------------------------------------------------------------------------
