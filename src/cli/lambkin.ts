@@ -122,6 +122,9 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
 
   registry.onChange((e) => {
     if (e.kind === 'state' || e.kind === 'created') return;
+    // An update still InProgress keeps running the previous configuration, warm sandboxes included;
+    // HyperplaneEnis retires them when the update completes.
+    if (e.kind === 'updated' && registry.get(e.caller, { name: e.name }).lastUpdateStatus === 'InProgress') return;
     invokerRef.retire(functionKeyOf(e.caller, e.name), e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
   });
 

@@ -50,6 +50,13 @@ export const catalogue = {
       (p.reason ? ` (${p.reason})` : ''),
     { state: 'Pending', reason: '' },
   ),
+  /** An update (LastUpdateStatus InProgress) has not completed yet; AWS names the unqualified function ARN. */
+  updateInProgress: entry(
+    'ResourceConflictException',
+    409,
+    (p: { arn: string }) => `The operation cannot be performed at this time. An update is in progress for resource: ${p.arn}`,
+    { arn: 'arn:aws:lambda:us-east-1:000000000000:function:hello' },
+  ),
   conflict: entry('ResourceConflictException', 409, (p: { what: string }) => p.what, {
     what: 'The version 1 is referenced by an alias; delete the alias first.',
   }),

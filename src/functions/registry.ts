@@ -91,6 +91,16 @@ CREATE TABLE alias_routes (
 ) STRICT;
 `,
   },
+  {
+    // LastUpdateStatusReason / ReasonCode, and the configuration invocations still run while an
+    // update is not complete (hyperplane VPC changes: LastUpdateStatus InProgress until the ENI exists).
+    id: 'functions-002',
+    sql: `
+ALTER TABLE function_versions ADD COLUMN last_update_status_reason TEXT;
+ALTER TABLE function_versions ADD COLUMN last_update_status_reason_code TEXT;
+ALTER TABLE function_versions ADD COLUMN previous_config TEXT;
+`,
+  },
 ];
 
 export type FunctionState = 'Pending' | 'Active' | 'Inactive' | 'Failed';
@@ -141,7 +151,9 @@ export interface FunctionVersion {
   readonly state: FunctionState;
   readonly stateReason?: string;
   readonly stateReasonCode?: string;
-  readonly lastUpdateStatus: 'Successful' | 'Failed' | 'InProgress';
+  readonly lastUpdateStatus: UpdateStatus;
+  readonly lastUpdateStatusReason?: string;
+  readonly lastUpdateStatusReasonCode?: string;
   /**
    * Changes whenever the code or configuration of this version changes (not on state changes):
    * a sandbox made for one key must not serve another.
@@ -231,7 +243,10 @@ export interface Resolved {
 }
 
 export interface ChangeEvent {
-  /** `state`: only State/StateReason changed (code and config did not; sandboxes stay valid). */
+  /**
+   * `state`: only State/StateReason or LastUpdateStatus changed (code and config did not). When an
+   * update completes, invocations switch from the previous configuration to the current one.
+   */
   readonly kind: 'created' | 'updated' | 'deleted' | 'state';
   readonly caller: Caller;
   readonly name: string;
@@ -244,6 +259,25 @@ export interface StateInfo {
   readonly reasonCode?: string;
 }
 
+export type UpdateStatus = 'Successful' | 'Failed' | 'InProgress';
+
+/** LastUpdateStatus with its reason fields. */
+export interface UpdateStatusInfo {
+  readonly status: UpdateStatus;
+  readonly reason?: string;
+  readonly reasonCode?: string;
+}
+
+/**
+ * What `initialState` answers: the State, and for an update optionally a LastUpdateStatus. An
+ * update answered with `InProgress` keeps the previous configuration runnable (see
+ * {@link FunctionRegistry.previousConfiguration}) until {@link FunctionRegistry.setLastUpdateStatus}
+ * reports `Successful`.
+ */
+export interface InitialState extends StateInfo {
+  readonly lastUpdate?: UpdateStatusInfo;
+}
+
 export interface RegistryOptions {
   readonly db: Database;
   readonly code: CodeStore;
@@ -254,10 +288,12 @@ export interface RegistryOptions {
   /** RevisionId source (default crypto.randomUUID). */
   readonly uuid?: () => string;
   /**
-   * The State a new or reconfigured `$LATEST` starts in (default Active). The VPC layer in
-   * hyperplane mode answers Pending for functions with a VpcConfig and calls setState later.
+   * The State a new or reconfigured `$LATEST` starts in (default Active, LastUpdateStatus
+   * Successful). The VPC layer in hyperplane mode answers Pending for new functions with a
+   * VpcConfig, and Active + LastUpdateStatus InProgress when an Active function's VpcConfig changes
+   * (`from` is the State before that update), then calls setState / setLastUpdateStatus later.
    */
-  readonly initialState?: (v: { readonly vpcConfig?: VpcConfig; readonly reason: 'create' | 'update' }) => StateInfo;
+  readonly initialState?: (v: { readonly vpcConfig?: VpcConfig; readonly reason: 'create' | 'update'; readonly from?: FunctionState }) => InitialState;
   /** Receives exceptions thrown by onChange listeners (default: console.error). */
   readonly onListenerError?: (e: unknown) => void;
 }
@@ -323,8 +359,18 @@ interface VersionRow {
   state_reason: string | null;
   state_reason_code: string | null;
   last_update_status: string;
+  last_update_status_reason: string | null;
+  last_update_status_reason_code: string | null;
+  /** JSON of the {@link PREVIOUS_COLUMNS} invocations still run while an update is not complete. */
+  previous_config: string | null;
   published_as: string | null;
 }
+
+/** The columns of the configuration that runs (kept as `previous_config` while an update is in progress). */
+const PREVIOUS_COLUMNS = [
+  'runtime', 'role', 'handler', 'description', 'timeout', 'memory_size', 'ephemeral_storage', 'architectures',
+  'environment', 'vpc_config', 'tracing_mode', 'code_sha256', 'code_size', 'last_modified', 'revision_id', 'config_id',
+] as const satisfies readonly (keyof VersionRow)[];
 
 interface AliasRow {
   account: string;
@@ -427,6 +473,9 @@ export class FunctionRegistry {
           state_reason: st.reason ?? null,
           state_reason_code: st.reasonCode ?? null,
           last_update_status: 'Successful',
+          last_update_status_reason: null,
+          last_update_status_reason_code: null,
+          previous_config: null,
           published_as: null,
         };
         this.insertVersion(row);
@@ -453,11 +502,15 @@ export class FunctionRegistry {
     return this.requireVersion(caller, ref.name, alias.function_version, true);
   }
 
-  /** For Invoke: the version to run, honouring an alias's weighted routing. */
+  /**
+   * For Invoke: the version to run, honouring an alias's weighted routing. While an update of
+   * `$LATEST` is not complete (LastUpdateStatus InProgress, or Failed), this is the previous
+   * configuration (its versionKey, VpcConfig, ...) with the current State, as on Lambda.
+   */
   resolve(caller: Caller, ref: FunctionRef): Resolved {
     const q = ref.qualifier ?? LATEST;
     if (qualifierKind(q) !== 'alias') {
-      const version = this.requireVersion(caller, ref.name, q, ref.qualifier !== undefined);
+      const version = this.requireVersion(caller, ref.name, q, ref.qualifier !== undefined, true);
       return { version, executedVersion: version.version };
     }
     const alias = this.requireAliasForFunction(caller, ref.name, q, 'function');
@@ -475,7 +528,7 @@ export class FunctionRegistry {
         }
       }
     }
-    const version = this.requireVersion(caller, ref.name, chosen, true);
+    const version = this.requireVersion(caller, ref.name, chosen, true, true);
     return { version, executedVersion: version.version, alias: q };
   }
 
@@ -516,6 +569,8 @@ export class FunctionRegistry {
           last_modified: formatLastModified(now),
           revision_id: this.uuid(),
           config_id: this.uuid(),
+          // New code replaces whatever ran, also the previous configuration of a failed update.
+          ...SUCCESSFUL,
           published_as: null,
         };
         this.updateLatest(row);
@@ -561,15 +616,23 @@ export class FunctionRegistry {
         last_modified: formatLastModified(now),
         revision_id: this.uuid(),
         config_id: this.uuid(),
+        ...SUCCESSFUL,
         published_as: null,
       };
       if (vpc !== undefined && row.vpc_config !== latest.vpc_config) {
-        // A new VpcConfig may need new network attachments (hyperplane mode: Pending until ready).
+        // A new VpcConfig may need new network attachments (hyperplane mode: InProgress until ready).
         const v = parseVpc(row.vpc_config);
-        const st = this.initialState(v ? { vpcConfig: v, reason: 'update' } : { reason: 'update' });
+        const st = this.initialState(v ? { vpcConfig: v, reason: 'update', from: latest.state as FunctionState } : { reason: 'update', from: latest.state as FunctionState });
         row.state = st.state;
         row.state_reason = st.reason ?? null;
         row.state_reason_code = st.reasonCode ?? null;
+        if (st.lastUpdate !== undefined) {
+          row.last_update_status = st.lastUpdate.status;
+          row.last_update_status_reason = st.lastUpdate.reason ?? null;
+          row.last_update_status_reason_code = st.lastUpdate.reasonCode ?? null;
+          // Invocations keep running what ran before: after a failed update that is still its previous configuration.
+          if (st.lastUpdate.status !== 'Successful') row.previous_config = latest.previous_config ?? previousConfigOf(latest);
+        }
       }
       this.updateLatest(row);
       return this.toVersion(row);
@@ -688,6 +751,44 @@ export class FunctionRegistry {
     })();
     this.emit({ kind: 'state', caller, name, version });
     return v;
+  }
+
+  /**
+   * Sets LastUpdateStatus of a version (the VPC layer: InProgress -> Successful / Failed). Successful
+   * drops the previous configuration, so invocations run the current one from now on; Failed keeps it
+   * running, as Lambda does.
+   */
+  setLastUpdateStatus(caller: Caller, name: string, version: string, status: UpdateStatus, reason?: string, reasonCode?: string): FunctionVersion {
+    const v = this.db.transaction(() => {
+      const row = this.versionRow(caller, name, version);
+      if (!row) throw awsError('functionNotFound', { arn: functionArn(caller.region, caller.account, name, version) });
+      const next: VersionRow = {
+        ...row,
+        last_update_status: status,
+        last_update_status_reason: reason ?? null,
+        last_update_status_reason_code: reasonCode ?? null,
+        previous_config: status === 'Successful' ? null : row.previous_config,
+      };
+      this
+        .sql(
+          `UPDATE function_versions SET last_update_status = ?, last_update_status_reason = ?, last_update_status_reason_code = ?,
+             previous_config = ? WHERE account = ? AND region = ? AND name = ? AND version = ?`,
+        )
+        .run(status, next.last_update_status_reason, next.last_update_status_reason_code, next.previous_config, caller.account, caller.region, name, version);
+      return this.toVersion(next);
+    })();
+    this.emit({ kind: 'state', caller, name, version });
+    return v;
+  }
+
+  /**
+   * The configuration invocations of a version still run while its last update is not complete
+   * (LastUpdateStatus InProgress, or Failed), with the version's current State; undefined when
+   * they run the version as it is.
+   */
+  previousConfiguration(v: FunctionVersion): FunctionVersion | undefined {
+    const row = this.versionRow({ account: v.account, region: v.region }, v.functionName, v.version);
+    return row && row.previous_config !== null ? this.toVersion(runnableRow(row)) : undefined;
   }
 
   /** Every `$LATEST` and published version of every account and region (start-up). */
@@ -813,7 +914,14 @@ export class FunctionRegistry {
 
   /** The code shas any version references. */
   referencedCode(): Set<string> {
-    return new Set((this.sql('SELECT DISTINCT code_sha256 AS sha FROM function_versions').all() as { sha: string }[]).map((r) => r.sha));
+    // The previous configuration of an incomplete update still runs, so its code stays too.
+    const rows = this
+      .sql(
+        `SELECT code_sha256 AS sha FROM function_versions
+         UNION SELECT json_extract(previous_config, '$.code_sha256') FROM function_versions WHERE previous_config IS NOT NULL`,
+      )
+      .all() as { sha: string | null }[];
+    return new Set(rows.flatMap((r) => (r.sha === null ? [] : [r.sha])));
   }
 
   /** Removes code no version references (and leftovers of interrupted uploads). Returns the removed shas. */
@@ -900,12 +1008,13 @@ export class FunctionRegistry {
     return Object.fromEntries(rows.map((r) => [r.version, r.weight]));
   }
 
-  private requireVersion(caller: Caller, name: string, version: string, qualified: boolean): FunctionVersion {
+  /** `runnable`: the configuration invocations run (the previous one while an update is not complete). */
+  private requireVersion(caller: Caller, name: string, version: string, qualified: boolean, runnable = false): FunctionVersion {
     const row = this.versionRow(caller, name, version);
     if (!row) {
       throw awsError('functionNotFound', { arn: functionArn(caller.region, caller.account, name, qualified ? version : undefined) });
     }
-    return this.toVersion(row);
+    return this.toVersion(runnable ? runnableRow(row) : row);
   }
 
   /**
@@ -929,6 +1038,7 @@ export class FunctionRegistry {
     if (latest.state === 'Pending') {
       throw awsError('functionNotReady', { state: latest.state, reason: latest.state_reason ?? '' });
     }
+    if (latest.last_update_status === 'InProgress') throw awsError('updateInProgress', { arn: functionArn(caller.region, caller.account, name) });
     return latest;
   }
 
@@ -950,6 +1060,7 @@ export class FunctionRegistry {
       last_modified: formatLastModified(this.now()),
       revision_id: this.uuid(),
       config_id: this.uuid(),
+      ...SUCCESSFUL,
       published_as: null,
     };
     this.insertVersion(row);
@@ -965,11 +1076,11 @@ export class FunctionRegistry {
         `INSERT INTO function_versions (account, region, name, version, version_num, runtime, role, handler, description,
            timeout, memory_size, ephemeral_storage, architectures, package_type, environment, vpc_config, tracing_mode,
            code_sha256, code_size, last_modified, revision_id, config_id, state, state_reason, state_reason_code,
-           last_update_status, published_as)
+           last_update_status, last_update_status_reason, last_update_status_reason_code, previous_config, published_as)
          VALUES (@account, @region, @name, @version, @version_num, @runtime, @role, @handler, @description,
            @timeout, @memory_size, @ephemeral_storage, @architectures, @package_type, @environment, @vpc_config, @tracing_mode,
            @code_sha256, @code_size, @last_modified, @revision_id, @config_id, @state, @state_reason, @state_reason_code,
-           @last_update_status, @published_as)`,
+           @last_update_status, @last_update_status_reason, @last_update_status_reason_code, @previous_config, @published_as)`,
       )
       .run(row);
   }
@@ -982,7 +1093,9 @@ export class FunctionRegistry {
            architectures = @architectures, environment = @environment, vpc_config = @vpc_config,
            tracing_mode = @tracing_mode, code_sha256 = @code_sha256, code_size = @code_size,
            last_modified = @last_modified, revision_id = @revision_id, config_id = @config_id, state = @state,
-           state_reason = @state_reason, state_reason_code = @state_reason_code, published_as = @published_as
+           state_reason = @state_reason, state_reason_code = @state_reason_code, last_update_status = @last_update_status,
+           last_update_status_reason = @last_update_status_reason, last_update_status_reason_code = @last_update_status_reason_code,
+           previous_config = @previous_config, published_as = @published_as
          WHERE account = @account AND region = @region AND name = @name AND version = @version`,
       )
       .run(row);
@@ -1060,7 +1173,9 @@ export class FunctionRegistry {
       state: r.state as FunctionState,
       ...(r.state_reason === null ? {} : { stateReason: r.state_reason }),
       ...(r.state_reason_code === null ? {} : { stateReasonCode: r.state_reason_code }),
-      lastUpdateStatus: r.last_update_status as FunctionVersion['lastUpdateStatus'],
+      lastUpdateStatus: r.last_update_status as UpdateStatus,
+      ...(r.last_update_status_reason === null ? {} : { lastUpdateStatusReason: r.last_update_status_reason }),
+      ...(r.last_update_status_reason_code === null ? {} : { lastUpdateStatusReasonCode: r.last_update_status_reason_code }),
       versionKey: `${qualifiedArn}#${r.config_id}`,
     };
     return Object.freeze(v);
@@ -1112,6 +1227,8 @@ export function toFunctionConfiguration(v: FunctionVersion, opts: { qualifyLates
   if (v.stateReason !== undefined) out.StateReason = v.stateReason;
   if (v.stateReasonCode !== undefined) out.StateReasonCode = v.stateReasonCode;
   out.LastUpdateStatus = v.lastUpdateStatus;
+  if (v.lastUpdateStatusReason !== undefined) out.LastUpdateStatusReason = v.lastUpdateStatusReason;
+  if (v.lastUpdateStatusReasonCode !== undefined) out.LastUpdateStatusReasonCode = v.lastUpdateStatusReasonCode;
   out.PackageType = v.packageType;
   out.Architectures = [...v.architectures];
   out.EphemeralStorage = { Size: v.ephemeralStorageMb };
@@ -1131,6 +1248,26 @@ export function toAliasConfiguration(a: Alias): Record<string, unknown> {
   }
   out.RevisionId = a.revisionId;
   return out;
+}
+
+// ---------------------------------------------------------------- update status helpers
+
+/** The row fields of a completed update. */
+const SUCCESSFUL = {
+  last_update_status: 'Successful',
+  last_update_status_reason: null,
+  last_update_status_reason_code: null,
+  previous_config: null,
+} as const satisfies Partial<VersionRow>;
+
+function previousConfigOf(row: VersionRow): string {
+  return JSON.stringify(Object.fromEntries(PREVIOUS_COLUMNS.map((c) => [c, row[c]])));
+}
+
+/** The row invocations run: its previous configuration while an update is not complete, with the current State. */
+function runnableRow(row: VersionRow): VersionRow {
+  if (row.previous_config === null) return row;
+  return { ...row, ...(JSON.parse(row.previous_config) as Partial<VersionRow>) };
 }
 
 // ---------------------------------------------------------------- validation helpers

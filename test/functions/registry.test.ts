@@ -540,6 +540,54 @@ void describe('FunctionRegistry', () => {
     await rejectsAws(() => env.reg.setState(caller, 'vpc', '4', 'Active'), 'functionNotFound', `Function not found: ${ARN}:vpc:4`);
   });
 
+  void test('LastUpdateStatus InProgress: get shows the new configuration, resolve runs the previous one until Successful', async (t) => {
+    const env = await setup({
+      initialState: (v) =>
+        v.vpcConfig && v.reason === 'update' && v.from === 'Active'
+          ? { state: 'Active', lastUpdate: { status: 'InProgress', reason: 'The function is being created.', reasonCode: 'Creating' } }
+          : { state: 'Active' },
+    });
+    t.after(() => env.close());
+    const before = await env.reg.create(caller, input('upd', { vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: [SG] } }));
+    const updated = env.reg.updateConfiguration(caller, 'upd', { vpcConfig: { subnetIds: [SUBNET_B], securityGroupIds: [SG] }, timeout: 7 });
+    assert.equal(updated.state, 'Active');
+    assert.equal(updated.lastUpdateStatus, 'InProgress');
+    const c = toFunctionConfiguration(updated);
+    assert.equal(c.LastUpdateStatusReason, 'The function is being created.');
+    assert.equal(c.LastUpdateStatusReasonCode, 'Creating');
+    const check = () => {
+      assert.equal(env.reg.get(caller, { name: 'upd' }).timeout, 7);
+      const runs = env.reg.resolve(caller, { name: 'upd' }).version;
+      assert.deepEqual([runs.timeout, runs.vpcConfig?.subnetIds, runs.versionKey], [3, [SUBNET_A], before.versionKey]);
+      assert.equal(runs.lastUpdateStatus, 'InProgress');
+      assert.equal(env.reg.previousConfiguration(updated)?.versionKey, before.versionKey);
+    };
+    check();
+    const busy = `The operation cannot be performed at this time. An update is in progress for resource: ${ARN}:upd`;
+    await rejectsAws(() => env.reg.updateConfiguration(caller, 'upd', { timeout: 5 }), 'updateInProgress', busy);
+    await rejectsAws(env.reg.updateCode(caller, 'upd', { code: zipB }), 'updateInProgress', busy);
+    await rejectsAws(() => env.reg.publishVersion(caller, 'upd'), 'updateInProgress', busy);
+    await env.restart();
+    check();
+    assert.ok(env.reg.referencedCode().has(before.codeSha256));
+
+    // Failed keeps the previous configuration running and allows further updates.
+    assert.equal(env.reg.setLastUpdateStatus(caller, 'upd', '$LATEST', 'Failed', 'no ENI', 'InternalError').lastUpdateStatus, 'Failed');
+    assert.equal(env.reg.resolve(caller, { name: 'upd' }).version.versionKey, before.versionKey);
+    const retried = env.reg.updateConfiguration(caller, 'upd', { vpcConfig: { subnetIds: [SUBNET_A, SUBNET_B], securityGroupIds: [SG] } });
+    assert.equal(retried.lastUpdateStatus, 'InProgress');
+    assert.equal(env.reg.resolve(caller, { name: 'upd' }).version.versionKey, before.versionKey, 'still what ran before the failed update');
+
+    const done = env.reg.setLastUpdateStatus(caller, 'upd', '$LATEST', 'Successful');
+    assert.equal(env.events.at(-1)?.kind, 'state');
+    assert.equal(done.versionKey, retried.versionKey);
+    assert.equal(done.lastUpdateStatusReason, undefined);
+    assert.equal(toFunctionConfiguration(done).LastUpdateStatusReasonCode, undefined);
+    assert.equal(env.reg.resolve(caller, { name: 'upd' }).version.versionKey, retried.versionKey);
+    assert.equal(env.reg.previousConfiguration(done), undefined);
+    assert.equal(env.reg.updateConfiguration(caller, 'upd', { timeout: 5 }).lastUpdateStatus, 'Successful');
+  });
+
   void test('restart: everything survives closing and reopening the database', async (t) => {
     const env = await setup();
     t.after(() => env.close());
