@@ -3,13 +3,14 @@
  * service, event queue and frontend into one running lambkin. `lambkin serve` and the tests
  * both start lambkin through here.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { openDatabase } from '../store/database.js';
 import { CodeStore } from '../functions/code-store.js';
 import { FunctionRegistry, type FunctionVersion } from '../functions/registry.js';
-import { isDeprecatedRuntime, runtimeFamily } from '../functions/runtimes.js';
+import { substituteNote } from '../functions/runtimes.js';
 import { parseFunctionName } from '../functions/names.js';
 import { AwsError, awsError } from '../errors/catalogue.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
@@ -62,6 +63,19 @@ export interface Lambkin {
   abort(): void;
 }
 
+/** `3.11.7` from `python3 --version`, asked once and only when a Python function first starts. */
+const pythonVersions = new Map<string, string | undefined>();
+function localPythonVersion(python: string): string | undefined {
+  if (!pythonVersions.has(python)) {
+    try {
+      pythonVersions.set(python, /Python (\S+)/.exec(execFileSync(python, ['--version'], { encoding: 'utf8' }))?.[1]);
+    } catch {
+      pythonVersions.set(python, undefined);
+    }
+  }
+  return pythonVersions.get(python);
+}
+
 export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const { driver: givenDriver, clock = realClock, log = (l: string) => console.error(l), ...rest } = input;
   const options = resolveServerOptions(rest);
@@ -105,10 +119,10 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
         _AWS_XRAY_DAEMON_PORT: daemonPort,
         AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
       },
-      substituteNote: (runtime) =>
-        isDeprecatedRuntime(runtime, new Date()) && runtimeFamily(runtime) !== 'provided'
-          ? `lambkin: ${runtime} is deprecated on AWS Lambda; this function runs on the local ${runtimeFamily(runtime) === 'nodejs' ? `Node.js ${process.version}` : options.python}`
-          : undefined,
+      substituteNote: (runtime) => {
+        const python = runtime.startsWith('python') ? localPythonVersion(options.python) : undefined;
+        return substituteNote(runtime, new Date(), { node: process.version, ...(python ? { python } : {}) });
+      },
     });
   const fleet: Fleet = new Fleet({
     driver,

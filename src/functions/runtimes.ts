@@ -132,3 +132,18 @@ export function assertRunnableRuntime(runtime: string): void {
     });
   }
 }
+
+/**
+ * What a function's log says, once, when its runtime runs on a substitute: the local Node.js or
+ * Python stands in for the version the identifier names. `local` gives the local versions
+ * (`v20.20.2`, `3.11.7`); undefined when nothing needs saying.
+ */
+export function substituteNote(runtime: string, now: Date, local: { node: string; python?: string }): string | undefined {
+  const info = runtimeInfo(runtime);
+  if (!info || info.language === 'provided') return undefined;
+  const where = info.language === 'nodejs' ? `Node.js ${local.node}` : `Python ${local.python ?? '3'}`;
+  if (isDeprecatedRuntime(runtime, now)) return `lambkin: ${runtime} is deprecated on AWS Lambda; this function runs on the local ${where}`;
+  const wanted = info.language === 'nodejs' ? info.languageVersion.split('.')[0] : info.languageVersion;
+  const have = info.language === 'nodejs' ? local.node.replace(/^v/, '').split('.')[0] : local.python?.split('.').slice(0, 2).join('.');
+  return have !== undefined && wanted !== have ? `lambkin: ${runtime} runs on the local ${where}` : undefined;
+}

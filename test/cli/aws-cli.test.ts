@@ -62,7 +62,7 @@ void test(
     const aws = `aws --endpoint-url ${lambkin.url} lambda`;
     const creds = 'export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1';
     const listed = JSON.parse((await sh(`${creds}; ${aws} list-functions`)).stdout) as { Functions: { FunctionName: string; Runtime: string }[] };
-    assert.deepEqual(listed.Functions.map((f) => [f.FunctionName, f.Runtime]), [['hello', 'nodejs20.x']]);
+    assert.deepEqual(listed.Functions.map((f) => [f.FunctionName, f.Runtime]), [['hello', 'nodejs22.x']]);
     const got = JSON.parse((await sh(`${creds}; ${aws} get-function --function-name hello`)).stdout) as { Code: { Location: string }; Configuration: { CodeSize: number } };
     const zip = Buffer.from(await (await fetch(got.Code.Location)).arrayBuffer());
     assert.deepEqual(zip, readFileSync(join(dir, 'function.zip')));

@@ -9,6 +9,7 @@ import {
   isRunnableRuntime,
   runtimeFamily,
   runtimeInfo,
+  substituteNote,
 } from '../../src/functions/runtimes.js';
 
 void describe('runtimes', () => {
@@ -47,5 +48,21 @@ void describe('runtimes', () => {
     assert.equal(isDeprecatedRuntime('nodejs8.10', new Date('2020-03-06T00:00:00Z')), true);
     assert.equal(isDeprecatedRuntime('provided.al2023', new Date('2099-01-01T00:00:00Z')), false);
     assert.equal(isDeprecatedRuntime('nope', new Date()), false);
+  });
+});
+
+describe('substituteNote', () => {
+  const now = new Date('2026-11-26T00:00:00Z');
+  const local = { node: 'v20.20.2', python: '3.11.7' };
+  test('says a deprecated runtime runs on the local interpreter', () => {
+    assert.equal(substituteNote('nodejs8.10', now, local), 'lambkin: nodejs8.10 is deprecated on AWS Lambda; this function runs on the local Node.js v20.20.2');
+    assert.equal(substituteNote('python3.8', now, local), 'lambkin: python3.8 is deprecated on AWS Lambda; this function runs on the local Python 3.11.7');
+  });
+  test('says so when the local major version differs, and nothing when it matches', () => {
+    assert.equal(substituteNote('nodejs22.x', now, local), 'lambkin: nodejs22.x runs on the local Node.js v20.20.2');
+    assert.equal(substituteNote('nodejs22.x', now, { node: 'v22.1.0' }), undefined);
+    assert.equal(substituteNote('python3.12', now, { ...local, python: '3.12.1' }), undefined);
+    assert.equal(substituteNote('python3.12', now, local), 'lambkin: python3.12 runs on the local Python 3.11.7');
+    assert.equal(substituteNote('provided.al2023', now, local), undefined);
   });
 });
