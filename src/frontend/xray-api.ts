@@ -5,11 +5,14 @@
  */
 import { createHash } from 'node:crypto';
 import { awsError } from '../errors/catalogue.js';
+import { decodePageToken, encodePageToken } from '../store/page-token.js';
 import type { Clock } from '../util/clock.js';
 import { compileFilter } from '../tracing/filter-expression.js';
 import type { SummaryCursor, TimeRangeType, TraceStore } from '../tracing/trace-store.js';
 import type { Route } from './http-server.js';
 
+/** What the X-Ray routes need. */
+/** What the X-Ray routes read and write. */
 export interface XrayDeps {
   readonly store: TraceStore;
   readonly clock: Clock;
@@ -50,22 +53,17 @@ function timestamp(v: unknown, member: string): number {
   return invalid(`${member} must be a timestamp (epoch seconds)`);
 }
 
+/** Ties a NextToken to the query it pages through, so it cannot be replayed against another one. */
 function fingerprint(parts: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16);
 }
 
 function encodeToken(c: SummaryCursor, fp: string): string {
-  return Buffer.from(JSON.stringify({ k: c.key, id: c.id, q: fp })).toString('base64url');
+  return encodePageToken({ k: c.key, id: c.id, q: fp });
 }
 
 function decodeToken(token: string, fp: string): SummaryCursor {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-  } catch {
-    return invalid('The NextToken is not valid');
-  }
-  const t = v as { k?: unknown; id?: unknown; q?: unknown } | null;
+  const t = decodePageToken(token) as { k?: unknown; id?: unknown; q?: unknown } | null | undefined;
   if (typeof t !== 'object' || t === null || typeof t.k !== 'number' || typeof t.id !== 'string') return invalid('The NextToken is not valid');
   if (t.q !== fp) invalid('The NextToken belongs to a request with other StartTime, EndTime, TimeRangeType or FilterExpression');
   return { key: t.k, id: t.id };

@@ -28,6 +28,7 @@ export const MAX_ZIP_BYTES = 52_428_800;
 /** Largest total uncompressed size of a zip (AWS: 250 MB). */
 export const MAX_UNZIPPED_BYTES = 262_144_000;
 
+/** Code as {@link CodeStore.put} stored it. */
 export interface StoredCode {
   /** SHA-256 of the zip, base64, as AWS's CodeSha256. */
   readonly sha256: string;
@@ -37,6 +38,7 @@ export interface StoredCode {
   readonly dir: string;
 }
 
+/** Limits of a {@link CodeStore} (AWS's by default). */
 export interface CodeStoreOptions {
   /** Override of {@link MAX_UNZIPPED_BYTES} (tests use small limits). */
   readonly maxUnzippedBytes?: number;

@@ -7,8 +7,7 @@
  * registry's own transaction. The registry's migrations must be applied first (the registry's
  * constructor does that).
  */
-import type { Statement } from 'better-sqlite3';
-import { applyMigrations, type Database, type Migration } from '../store/database.js';
+import { applyMigrations, statementCache, type Database, type Migration, type StatementCache } from '../store/database.js';
 import type { Caller } from './names.js';
 
 /** This store's tables. Append new migrations; never edit an applied one. */
@@ -79,10 +78,11 @@ const toConfig = (r: ProvisionedRow): ProvisionedConfig => ({
 
 /** Reserved concurrency per function and provisioned-concurrency configs per version / alias. */
 export class ConcurrencyStore {
-  private readonly statements = new Map<string, Statement>();
+  private readonly sql: StatementCache;
 
-  constructor(private readonly db: Database) {
+  constructor(db: Database) {
     applyMigrations(db, concurrencyMigrations);
+    this.sql = statementCache(db);
   }
 
   /** The function's reserved concurrency, or undefined when it draws from the unreserved pool. */
@@ -118,10 +118,12 @@ export class ConcurrencyStore {
     ).run(caller.account, caller.region, name, reserved);
   }
 
+  /** Removes the reservation (the function then draws from the unreserved pool again). */
   deleteReserved(caller: Caller, name: string): void {
     this.sql('DELETE FROM reserved_concurrency WHERE account = ? AND region = ? AND name = ?').run(caller.account, caller.region, name);
   }
 
+  /** The provisioned-concurrency config of a version or alias, if one is set. */
   provisioned(caller: Caller, name: string, qualifier: string): ProvisionedConfig | undefined {
     const row = this.sql('SELECT * FROM provisioned_concurrency WHERE account = ? AND region = ? AND name = ? AND qualifier = ?').get(
       caller.account,
@@ -146,6 +148,7 @@ export class ConcurrencyStore {
     return (this.sql('SELECT * FROM provisioned_concurrency ORDER BY account, region, name, qualifier').all() as ProvisionedRow[]).map(toConfig);
   }
 
+  /** Creates or replaces the config of a version or alias (which must exist: the foreign keys say so). */
   putProvisioned(caller: Caller, name: string, qualifier: string, kind: 'version' | 'alias', requested: number, lastModified: string): ProvisionedConfig {
     this.sql(
       `INSERT INTO provisioned_concurrency (account, region, name, qualifier, version, alias, requested, last_modified)
@@ -161,14 +164,5 @@ export class ConcurrencyStore {
       this.sql('DELETE FROM provisioned_concurrency WHERE account = ? AND region = ? AND name = ? AND qualifier = ?').run(caller.account, caller.region, name, qualifier)
         .changes > 0
     );
-  }
-
-  private sql(text: string): Statement {
-    let st = this.statements.get(text);
-    if (!st) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
-    }
-    return st;
   }
 }

@@ -58,6 +58,7 @@ const QUALIFIER_RE = /^[a-zA-Z0-9$_-]*$/;
 const ALIAS_RE = /^(?![0-9]+$)[a-zA-Z0-9_-]+$/;
 const VERSION_RE = /^[0-9]+$/;
 
+/** How {@link parseFunctionName} reads a name: for whom, with which operation's rules. */
 export interface ParseOptions {
   /** The caller; an ARN for another region or account does not resolve to the caller's functions. */
   readonly caller: Caller;

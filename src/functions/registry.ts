@@ -12,9 +12,9 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { awsError, constraintMessage } from '../errors/catalogue.js';
-import type { Statement } from 'better-sqlite3';
-import { applyMigrations, type Database, type Migration } from '../store/database.js';
-import type { CodeStore } from './code-store.js';
+import { applyMigrations, statementCache, type Database, type Migration, type StatementCache } from '../store/database.js';
+import { decodePageToken, encodePageToken } from '../store/page-token.js';
+import type { CodeStore, StoredCode } from './code-store.js';
 import { aliasArn, checkAliasName, checkVersion, functionArn, isFunctionName, qualifierKind, type Caller, type FunctionRef, MAX_NAME_LENGTH } from './names.js';
 import { assertRunnableRuntime } from './runtimes.js';
 
@@ -103,9 +103,12 @@ ALTER TABLE function_versions ADD COLUMN previous_config TEXT;
   },
 ];
 
+/** Lambda's function State. */
 export type FunctionState = 'Pending' | 'Active' | 'Inactive' | 'Failed';
+/** TracingConfig Mode. */
 export type TracingMode = 'Active' | 'PassThrough';
 
+/** A function's VpcConfig as stored and shown. */
 export interface VpcConfig {
   readonly subnetIds: readonly string[];
   readonly securityGroupIds: readonly string[];
@@ -161,6 +164,7 @@ export interface FunctionVersion {
   readonly versionKey: string;
 }
 
+/** What CreateFunction gives; absent members take Lambda's defaults. */
 export interface CreateFunctionInput {
   readonly functionName: string;
   readonly runtime: string;
@@ -193,6 +197,7 @@ export interface ConfigPatch {
   readonly ephemeralStorageMb?: number;
 }
 
+/** What UpdateFunctionCode gives. */
 export interface UpdateCodeInput {
   readonly code: Buffer;
   readonly publish?: boolean;
@@ -200,12 +205,14 @@ export interface UpdateCodeInput {
   readonly architectures?: readonly string[];
 }
 
+/** What PublishVersion gives; `codeSha256` and `revisionId` guard against publishing something else. */
 export interface PublishInput {
   readonly description?: string;
   readonly codeSha256?: string;
   readonly revisionId?: string;
 }
 
+/** An alias with its routing. */
 export interface Alias {
   readonly account: string;
   readonly region: string;
@@ -219,6 +226,7 @@ export interface Alias {
   readonly revisionId: string;
 }
 
+/** What CreateAlias gives. */
 export interface AliasInput {
   readonly name: string;
   readonly functionVersion: string;
@@ -226,6 +234,7 @@ export interface AliasInput {
   readonly additionalVersionWeights?: Readonly<Record<string, number>>;
 }
 
+/** What UpdateAlias may change. */
 export interface AliasPatch {
   readonly functionVersion?: string;
   readonly description?: string;
@@ -234,6 +243,7 @@ export interface AliasPatch {
   readonly revisionId?: string;
 }
 
+/** What {@link FunctionRegistry.resolve} answers for an Invoke. */
 export interface Resolved {
   readonly version: FunctionVersion;
   /** The version that runs (AWS's `X-Amz-Executed-Version`). */
@@ -242,6 +252,7 @@ export interface Resolved {
   readonly alias?: string;
 }
 
+/** A committed change, as {@link FunctionRegistry.onChange} listeners receive it. */
 export interface ChangeEvent {
   /**
    * `state`: only State/StateReason or LastUpdateStatus changed (code and config did not). When an
@@ -253,12 +264,14 @@ export interface ChangeEvent {
   readonly version: string;
 }
 
+/** State with its reason fields. */
 export interface StateInfo {
   readonly state: FunctionState;
   readonly reason?: string;
   readonly reasonCode?: string;
 }
 
+/** LastUpdateStatus. */
 export type UpdateStatus = 'Successful' | 'Failed' | 'InProgress';
 
 /** LastUpdateStatus with its reason fields. */
@@ -278,6 +291,7 @@ export interface InitialState extends StateInfo {
   readonly lastUpdate?: UpdateStatusInfo;
 }
 
+/** What a {@link FunctionRegistry} is built from; the sources of time and randomness are injectable for tests. */
 export interface RegistryOptions {
   readonly db: Database;
   readonly code: CodeStore;
@@ -404,7 +418,8 @@ export class FunctionRegistry {
   private readonly onListenerError: (e: unknown) => void;
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
   private pendingGc: Promise<unknown> = Promise.resolve();
-  private readonly statements = new Map<string, Statement>();
+  /** Prepared statements by SQL text (Invoke resolves on every call). */
+  private readonly sql: StatementCache;
 
   constructor(options: RegistryOptions) {
     this.db = options.db;
@@ -415,6 +430,7 @@ export class FunctionRegistry {
     this.initialState = options.initialState ?? (() => ({ state: 'Active' }));
     this.onListenerError = options.onListenerError ?? ((e) => console.error('lambkin: a function registry listener failed:', e));
     applyMigrations(this.db, functionsMigrations);
+    this.sql = statementCache(this.db);
   }
 
   // ---------------------------------------------------------------- functions
@@ -438,56 +454,41 @@ export class FunctionRegistry {
     // Fail fast before extracting anything; checked again inside the transaction.
     if (this.functionRow(caller, name)) throw awsError('functionExists', { name });
 
-    const stored = await this.code.put(input.code, 'CreateFunction');
-    let created: FunctionVersion[];
-    try {
-      created = this.db.transaction(() => {
-        if (this.functionRow(caller, name)) throw awsError('functionExists', { name });
-        const now = this.now();
-        this.sql('INSERT INTO functions (account, region, name, last_version, created_at) VALUES (?, ?, ?, 0, ?)').run(caller.account, caller.region, name, now.toISOString());
-        const st = this.initialState(vpc ? { vpcConfig: vpc, reason: 'create' } : { reason: 'create' });
-        const row: VersionRow = {
-          account: caller.account,
-          region: caller.region,
-          name,
-          version: LATEST,
-          version_num: 0,
-          runtime: input.runtime,
-          role: input.role,
-          handler: input.handler ?? null,
-          description: input.description ?? '',
-          timeout: input.timeout ?? DEFAULT_TIMEOUT,
-          memory_size: input.memorySize ?? DEFAULT_MEMORY,
-          ephemeral_storage: input.ephemeralStorageMb ?? DEFAULT_EPHEMERAL,
-          architectures: JSON.stringify(architectures),
-          package_type: 'Zip',
-          environment: env ? JSON.stringify(env) : null,
-          vpc_config: vpc ? JSON.stringify({ subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds }) : null,
-          tracing_mode: input.tracingMode ?? 'PassThrough',
-          code_sha256: stored.sha256,
-          code_size: stored.size,
-          last_modified: formatLastModified(now),
-          revision_id: this.uuid(),
-          config_id: this.uuid(),
-          state: st.state,
-          state_reason: st.reason ?? null,
-          state_reason_code: st.reasonCode ?? null,
-          last_update_status: 'Successful',
-          last_update_status_reason: null,
-          last_update_status_reason_code: null,
-          previous_config: null,
-          published_as: null,
-        };
-        this.insertVersion(row);
-        const out = [this.toVersion(row)];
-        if (input.publish) out.push(this.publishLocked(caller, name, undefined));
-        return out;
-      })();
-    } catch (e) {
-      this.discardCode(stored.sha256);
-      throw e;
-    }
-    this.code.release(stored.sha256);
+    const created = await this.writeWithCode(input.code, 'CreateFunction', (stored) => {
+      if (this.functionRow(caller, name)) throw awsError('functionExists', { name });
+      const now = this.now();
+      this.sql('INSERT INTO functions (account, region, name, last_version, created_at) VALUES (?, ?, ?, 0, ?)').run(caller.account, caller.region, name, now.toISOString());
+      const st = this.initialState({ reason: 'create', ...(vpc ? { vpcConfig: vpc } : {}) });
+      const row: VersionRow = {
+        account: caller.account,
+        region: caller.region,
+        name,
+        version: LATEST,
+        version_num: 0,
+        runtime: input.runtime,
+        role: input.role,
+        handler: input.handler ?? null,
+        description: input.description ?? '',
+        timeout: input.timeout ?? DEFAULT_TIMEOUT,
+        memory_size: input.memorySize ?? DEFAULT_MEMORY,
+        ephemeral_storage: input.ephemeralStorageMb ?? DEFAULT_EPHEMERAL,
+        architectures: JSON.stringify(architectures),
+        package_type: 'Zip',
+        environment: env ? JSON.stringify(env) : null,
+        vpc_config: vpcJson(vpc),
+        tracing_mode: input.tracingMode ?? 'PassThrough',
+        code_sha256: stored.sha256,
+        code_size: stored.size,
+        ...this.newRevision(now),
+        state: st.state,
+        state_reason: st.reason ?? null,
+        state_reason_code: st.reasonCode ?? null,
+      };
+      this.insertVersion(row);
+      const out = [this.toVersion(row)];
+      if (input.publish) out.push(this.publishLocked(caller, name, undefined));
+      return out;
+    });
     for (const v of created) this.emit({ kind: 'created', caller, name, version: v.version });
     // CreateFunction answers with the published version's config when Publish is set.
     return created[created.length - 1] as FunctionVersion;
@@ -555,34 +556,21 @@ export class FunctionRegistry {
   async updateCode(caller: Caller, name: string, input: UpdateCodeInput): Promise<FunctionVersion> {
     const architectures = input.architectures === undefined ? undefined : normalizeArchitectures(input.architectures);
     this.checkUpdatable(caller, name, input.revisionId);
-    const stored = await this.code.put(input.code, 'UpdateFunctionCode');
-    let changed: FunctionVersion[];
-    try {
-      changed = this.db.transaction(() => {
-        const latest = this.checkUpdatable(caller, name, input.revisionId);
-        const now = this.now();
-        const row: VersionRow = {
-          ...latest,
-          code_sha256: stored.sha256,
-          code_size: stored.size,
-          architectures: architectures ? JSON.stringify(architectures) : latest.architectures,
-          last_modified: formatLastModified(now),
-          revision_id: this.uuid(),
-          config_id: this.uuid(),
-          // New code replaces whatever ran, also the previous configuration of a failed update.
-          ...SUCCESSFUL,
-          published_as: null,
-        };
-        this.updateLatest(row);
-        const out = [this.toVersion(row)];
-        if (input.publish) out.push(this.publishLocked(caller, name, undefined));
-        return out;
-      })();
-    } catch (e) {
-      this.discardCode(stored.sha256);
-      throw e;
-    }
-    this.code.release(stored.sha256);
+    const changed = await this.writeWithCode(input.code, 'UpdateFunctionCode', (stored) => {
+      const latest = this.checkUpdatable(caller, name, input.revisionId);
+      const row: VersionRow = {
+        ...latest,
+        code_sha256: stored.sha256,
+        code_size: stored.size,
+        architectures: architectures ? JSON.stringify(architectures) : latest.architectures,
+        // New code replaces whatever ran, also the previous configuration of a failed update.
+        ...this.newRevision(this.now()),
+      };
+      this.updateLatest(row);
+      const out = [this.toVersion(row)];
+      if (input.publish) out.push(this.publishLocked(caller, name, undefined));
+      return out;
+    });
     this.emit({ kind: 'updated', caller, name, version: LATEST });
     if (changed.length > 1) this.emit({ kind: 'created', caller, name, version: (changed[1] as FunctionVersion).version });
     return changed[changed.length - 1] as FunctionVersion;
@@ -595,7 +583,6 @@ export class FunctionRegistry {
     const env = patch.environment === undefined ? undefined : normalizeEnv(patch.environment ?? undefined) ?? null;
     const updated = this.db.transaction(() => {
       const latest = this.checkUpdatable(caller, name, revisionId);
-      const now = this.now();
       const row: VersionRow = {
         ...latest,
         runtime: patch.runtime ?? latest.runtime,
@@ -607,22 +594,12 @@ export class FunctionRegistry {
         ephemeral_storage: patch.ephemeralStorageMb ?? latest.ephemeral_storage,
         tracing_mode: patch.tracingMode ?? latest.tracing_mode,
         environment: env === undefined ? latest.environment : env === null ? null : JSON.stringify(env),
-        vpc_config:
-          vpc === undefined
-            ? latest.vpc_config
-            : vpc === null
-              ? null
-              : JSON.stringify({ subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds }),
-        last_modified: formatLastModified(now),
-        revision_id: this.uuid(),
-        config_id: this.uuid(),
-        ...SUCCESSFUL,
-        published_as: null,
+        vpc_config: vpc === undefined ? latest.vpc_config : vpcJson(vpc ?? undefined),
+        ...this.newRevision(this.now()),
       };
       if (vpc !== undefined && row.vpc_config !== latest.vpc_config) {
         // A new VpcConfig may need new network attachments (hyperplane mode: InProgress until ready).
-        const v = parseVpc(row.vpc_config);
-        const st = this.initialState(v ? { vpcConfig: v, reason: 'update', from: latest.state as FunctionState } : { reason: 'update', from: latest.state as FunctionState });
+        const st = this.initialState({ reason: 'update', from: latest.state as FunctionState, ...(vpc ? { vpcConfig: vpc } : {}) });
         row.state = st.state;
         row.state_reason = st.reason ?? null;
         row.state_reason_code = st.reasonCode ?? null;
@@ -940,14 +917,36 @@ export class FunctionRegistry {
 
   // ---------------------------------------------------------------- internals
 
-  /** Prepared statements, cached by SQL text (Invoke resolves on every call). */
-  private sql(text: string): Statement {
-    let st = this.statements.get(text);
-    if (!st) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
+  /**
+   * Stores `zip`, then runs `write` with it in one transaction. Extraction is slow and async, so it
+   * happens first; if the transaction then fails, the code is given up again.
+   */
+  private async writeWithCode<T>(zip: Buffer, operation: string, write: (stored: StoredCode) => T): Promise<T> {
+    const stored = await this.code.put(zip, operation);
+    let out: T;
+    try {
+      out = this.db.transaction(() => write(stored))();
+    } catch (e) {
+      this.discardCode(stored.sha256);
+      throw e;
     }
-    return st;
+    // Committed: the version row references the code now, so the pin is no longer needed.
+    this.code.release(stored.sha256);
+    return out;
+  }
+
+  /** The row fields every change of code or configuration renews; the change counts as a completed update. */
+  private newRevision(now: Date) {
+    return {
+      last_modified: formatLastModified(now),
+      revision_id: this.uuid(),
+      config_id: this.uuid(),
+      last_update_status: 'Successful',
+      last_update_status_reason: null,
+      last_update_status_reason_code: null,
+      previous_config: null,
+      published_as: null,
+    } as const satisfies Partial<VersionRow>;
   }
 
   private emit(e: ChangeEvent): void {
@@ -973,7 +972,11 @@ export class FunctionRegistry {
     const unreferenced = [...new Set(shas)].filter((s) => !referenced.has(s));
     if (unreferenced.length === 0) return;
     this.pendingGc = this.pendingGc
-      .then(() => Promise.all(unreferenced.map((s) => this.code.remove(s, this.referencedCode()))))
+      .then(() => {
+        // Asked again when the removal runs: a later write may have referenced the code meanwhile.
+        const inUse = this.referencedCode();
+        return Promise.all(unreferenced.map((s) => this.code.remove(s, inUse)));
+      })
       .catch((e: unknown) => this.onListenerError(e));
   }
 
@@ -1057,11 +1060,7 @@ export class FunctionRegistry {
       version,
       version_num: num,
       description: description ?? latest.description,
-      last_modified: formatLastModified(this.now()),
-      revision_id: this.uuid(),
-      config_id: this.uuid(),
-      ...SUCCESSFUL,
-      published_as: null,
+      ...this.newRevision(this.now()),
     };
     this.insertVersion(row);
     this
@@ -1252,14 +1251,6 @@ export function toAliasConfiguration(a: Alias): Record<string, unknown> {
 
 // ---------------------------------------------------------------- update status helpers
 
-/** The row fields of a completed update. */
-const SUCCESSFUL = {
-  last_update_status: 'Successful',
-  last_update_status_reason: null,
-  last_update_status_reason_code: null,
-  previous_config: null,
-} as const satisfies Partial<VersionRow>;
-
 function previousConfigOf(row: VersionRow): string {
   return JSON.stringify(Object.fromEntries(PREVIOUS_COLUMNS.map((c) => [c, row[c]])));
 }
@@ -1307,6 +1298,11 @@ function normalizeVpc(input: VpcConfigInput | undefined): VpcConfig | undefined 
     });
   }
   return Object.freeze({ subnetIds: Object.freeze(subnets), securityGroupIds: Object.freeze(sgs), vpcId: vpcIdFor(subnets) });
+}
+
+/** The stored form of a VpcConfig (the VpcId is derived again when read). */
+function vpcJson(vpc: VpcConfig | undefined): string | null {
+  return vpc ? JSON.stringify({ subnetIds: vpc.subnetIds, securityGroupIds: vpc.securityGroupIds }) : null;
 }
 
 function parseVpc(json: string | null): VpcConfig | undefined {
@@ -1367,30 +1363,24 @@ function badMarker() {
   return awsError('invalidParameter', { what: 'The Marker is not valid. Pass the NextMarker of the previous page unchanged.' });
 }
 
+/** Marker of ListFunctions / ListVersionsByFunction: the (name, version number) a page ended at. */
 function encodeMarker(name: string, num: number): string {
-  return Buffer.from(JSON.stringify([name, num])).toString('base64url');
+  return encodePageToken([name, num]);
 }
 
 function decodeMarker(marker: string): { name: string; num: number } {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(marker, 'base64url').toString());
-    if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && Number.isInteger(v[1])) return { name: v[0], num: v[1] as number };
-  } catch {
-    // falls through to the error below
-  }
+  const v = decodePageToken(marker);
+  if (Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' && Number.isInteger(v[1])) return { name: v[0], num: v[1] as number };
   throw badMarker();
 }
 
+/** Marker of ListAliases: the alias a page ended at. */
 function encodeAliasMarker(alias: string): string {
-  return Buffer.from(JSON.stringify(['alias', alias])).toString('base64url');
+  return encodePageToken(['alias', alias]);
 }
 
 function decodeAliasMarker(marker: string): string {
-  try {
-    const v: unknown = JSON.parse(Buffer.from(marker, 'base64url').toString());
-    if (Array.isArray(v) && v.length === 2 && v[0] === 'alias' && typeof v[1] === 'string') return v[1];
-  } catch {
-    // falls through to the error below
-  }
+  const v = decodePageToken(marker);
+  if (Array.isArray(v) && v.length === 2 && v[0] === 'alias' && typeof v[1] === 'string') return v[1];
   throw badMarker();
 }

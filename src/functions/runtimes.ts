@@ -9,8 +9,10 @@
  */
 import { awsError } from '../errors/catalogue.js';
 
+/** How lambkin runs a runnable runtime (see {@link runtimeFamily}). */
 export type RuntimeFamily = 'nodejs' | 'python' | 'provided';
 
+/** One runtime identifier AWS has used. */
 export interface RuntimeInfo {
   readonly id: string;
   /** The language family AWS groups it under (`java`, `dotnet`, ... for unrunnable ones). */

@@ -7,7 +7,7 @@
  * that was already applied must never change (add a new one instead), so a changed checksum is
  * an error at start-up rather than a silently diverging schema.
  */
-import BetterSqlite3 from 'better-sqlite3';
+import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,7 @@ export interface Migration {
   readonly sql: string;
 }
 
+/** How {@link openDatabase} opens the file. */
 export interface OpenOptions {
   /** How long a writer waits for a lock held by another connection, in ms (default 5000). */
   readonly busyTimeoutMs?: number;
@@ -69,27 +70,48 @@ export function applyMigrations(db: Database, list: readonly Migration[]): strin
     if (seen.has(m.id)) throw new Error(`migration id '${m.id}' appears twice`);
     seen.add(m.id);
   }
-  const applied = new Map(
-    (db.prepare('SELECT id, checksum FROM migrations').all() as { id: string; checksum: string }[]).map((r) => [r.id, r.checksum]),
-  );
-  const pending: Migration[] = [];
-  for (const m of list) {
-    const sum = checksum(m.sql);
-    const old = applied.get(m.id);
-    if (old === undefined) pending.push(m);
-    else if (old !== sum) {
-      throw new Error(`migration '${m.id}' was applied with different SQL; migrations are append-only, add a new one instead`);
-    }
-  }
-  if (pending.length === 0) return [];
   const insert = db.prepare('INSERT INTO migrations (id, checksum, applied_at) VALUES (?, ?, ?)');
-  db.transaction(() => {
-    for (const m of pending) {
-      db.exec(m.sql);
-      insert.run(m.id, checksum(m.sql), new Date().toISOString());
+  // IMMEDIATE: another process opening the same file waits for us (busy_timeout) and then sees
+  // what we applied, instead of both deciding a migration is pending and the second one failing.
+  return db
+    .transaction(() => {
+      const applied = new Map(
+        (db.prepare('SELECT id, checksum FROM migrations').all() as { id: string; checksum: string }[]).map((r) => [r.id, r.checksum]),
+      );
+      const done: string[] = [];
+      for (const m of list) {
+        const sum = checksum(m.sql);
+        const old = applied.get(m.id);
+        if (old === undefined) {
+          db.exec(m.sql);
+          insert.run(m.id, sum, new Date().toISOString());
+          done.push(m.id);
+        } else if (old !== sum) {
+          throw new Error(`migration '${m.id}' was applied with different SQL; migrations are append-only, add a new one instead`);
+        }
+      }
+      return done;
+    })
+    .immediate();
+}
+
+/** The prepared statement for an SQL text, prepared on first use (see {@link statementCache}). */
+export type StatementCache = (text: string) => Statement;
+
+/**
+ * A prepared-statement cache keyed by SQL text, for components that build statements on first use
+ * (preparing is far slower than running a statement, and some run on every Invoke).
+ */
+export function statementCache(db: Database): StatementCache {
+  const statements = new Map<string, Statement>();
+  return (text) => {
+    let st = statements.get(text);
+    if (!st) {
+      st = db.prepare(text);
+      statements.set(text, st);
     }
-  })();
-  return pending.map((m) => m.id);
+    return st;
+  };
 }
 
 /** Ids of the migrations applied to `db`, in the order they were applied. */

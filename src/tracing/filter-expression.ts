@@ -18,6 +18,7 @@
 import { awsError } from '../errors/catalogue.js';
 import type { AnnotationValue, TraceSummary } from './summary.js';
 
+/** Appended to every refused expression, so a user learns what to write instead. */
 export const SUPPORTED_FILTERS =
   'lambkin supports this subset of X-Ray filter expressions: service("name"), service(), service(id(name: "n", type: "t", account.id: "a")), ' +
   'duration OP N, responsetime OP N, http.status OP N, annotation.KEY OP VALUE (a "string", a number, true or false), ' +

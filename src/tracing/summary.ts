@@ -17,6 +17,7 @@ export interface ServiceId {
   readonly Type?: string;
 }
 
+/** An annotation value as X-Ray's API shapes it (one member set). */
 export type AnnotationValue = { NumberValue: number } | { BooleanValue: boolean } | { StringValue: string };
 
 /** A trace summary in the shape GetTraceSummaries returns (times in epoch seconds). */
@@ -92,8 +93,9 @@ export function mergeDocuments(pieces: readonly SegmentDocument[]): SegmentDocum
     progress = false;
     const rest: SegmentDocument[] = [];
     for (const s of pending) {
+      // `byId` holds only documents already in the tree (copies), never a pending one itself.
       const parent = s.parent_id === undefined ? undefined : byId.get(s.parent_id);
-      if (!parent || parent === s) {
+      if (!parent) {
         rest.push(s);
         continue;
       }

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 /** Source of random bytes; injectable so tests get fixed ids. */
 export type RandomSource = (size: number) => Uint8Array;
 
+/** The default {@link RandomSource}: crypto-strong bytes. */
 export const cryptoRandom: RandomSource = (size) => randomBytes(size);
 
 const TRACE_ID = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/;
@@ -33,10 +34,12 @@ export function newSegmentId(random: RandomSource = cryptoRandom): string {
   return hex(random(8)).slice(0, 16).padEnd(16, '0');
 }
 
+/** True for a well-formed trace id (`1-<8 hex>-<24 hex>`, lower case). */
 export function isTraceId(s: unknown): s is string {
   return typeof s === 'string' && TRACE_ID.test(s);
 }
 
+/** True for a well-formed segment id (16 lower-case hex digits). */
 export function isSegmentId(s: unknown): s is string {
   return typeof s === 'string' && SEGMENT_ID.test(s);
 }

@@ -12,6 +12,7 @@ import type { SegmentDocument } from './segments.js';
 import { mergeDocuments, summarize, type TraceSummary } from './summary.js';
 import { isSegmentId, isTraceId } from './trace-header.js';
 
+/** The trace store's tables. Append new migrations; never edit an applied one. */
 export const TRACING_MIGRATIONS: readonly Migration[] = [
   {
     id: 'tracing-001',
@@ -43,6 +44,7 @@ export const TRACING_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/** How long a trace is kept after its last update when no retention is given (X-Ray's 30 days). */
 export const DEFAULT_TRACE_RETENTION_MS = 30 * 24 * 3600 * 1000;
 /** X-Ray's limit for one segment document. */
 export const MAX_DOCUMENT_BYTES = 64 * 1024;
@@ -83,6 +85,7 @@ export interface SummaryCursor {
   readonly id: string;
 }
 
+/** What {@link TraceStore.summaries} pages through. */
 export interface SummaryQuery {
   /** Epoch seconds, inclusive. */
   readonly start: number;
@@ -96,6 +99,7 @@ export interface SummaryQuery {
   readonly pageSize?: number;
 }
 
+/** One page of {@link TraceStore.summaries}. */
 export interface SummaryPage {
   readonly summaries: TraceSummary[];
   /** Traces looked at (matching the time range) for this page. */
@@ -103,8 +107,11 @@ export interface SummaryPage {
   readonly next?: SummaryCursor;
 }
 
+/** Options of {@link TraceStore}. */
 export interface TraceStoreOptions {
+  /** Stamps `updated_at` (TimeRangeType Event) and drives retention. */
   readonly clock: Clock;
+  /** Traces not updated for this long are pruned (default {@link DEFAULT_TRACE_RETENTION_MS}). */
   readonly retentionMs?: number;
 }
 
@@ -170,7 +177,7 @@ export class TraceStore {
       ),
       pieces: db.prepare('SELECT document FROM trace_documents WHERE trace_id = ? ORDER BY start_time, id'),
       count: db.prepare('SELECT COUNT(*) AS n FROM trace_documents WHERE trace_id = ?'),
-      summaryRow: db.prepare('SELECT revision, pieces FROM trace_summaries WHERE trace_id = ?'),
+      revision: db.prepare('SELECT revision FROM trace_summaries WHERE trace_id = ?'),
       putSummary: db.prepare(
         `INSERT INTO trace_summaries (trace_id, start_time, end_time, updated_at, revision, pieces, summary, account, region)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -246,7 +253,7 @@ export class TraceStore {
 
   private resummarize(traceId: string, updates: number, now: number, owner: TraceOwner | undefined): void {
     const pieces = (this.stmts.pieces.all(traceId) as { document: string }[]).map((r) => JSON.parse(r.document) as SegmentDocument);
-    const prev = this.stmts.summaryRow.get(traceId) as { revision: number } | undefined;
+    const prev = this.stmts.revision.get(traceId) as { revision: number } | undefined;
     const revision = (prev?.revision ?? -1) + updates;
     const s = summarize(traceId, pieces, revision);
     this.stmts.putSummary.run(
@@ -277,6 +284,7 @@ export class TraceStore {
     let cursor: SummaryCursor = q.after ?? { key: -Number.MAX_VALUE, id: '' };
     let processed = 0;
     let lastMatched: SummaryCursor | undefined;
+    // Rows are read in batches because a filter may skip most of them; a page needs only pageSize.
     const batch = 500;
     for (;;) {
       const rows = stmt.all({

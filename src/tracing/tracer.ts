@@ -13,6 +13,7 @@ import { invocationSegments, type InvocationTrace } from './segments.js';
 import type { TraceStore } from './trace-store.js';
 import { cryptoRandom, formatTraceHeader, newSegmentId, newTraceId, parseTraceHeader, type RandomSource } from './trace-header.js';
 
+/** A function's TracingConfig Mode, as the function registry stores it. */
 export type TracingMode = 'Active' | 'PassThrough';
 
 /** The trace of one invocation, decided before it runs. */
@@ -30,6 +31,7 @@ export interface TraceContext {
   readonly responseHeader: string;
 }
 
+/** What a {@link Tracer} records into, and how. */
 export interface TracerOptions {
   readonly store: TraceStore;
   readonly clock: Clock;
@@ -40,6 +42,7 @@ export interface TracerOptions {
   readonly onError?: (err: unknown) => void;
 }
 
+/** Decides and records the traces of invocations (see the file comment). */
 export class Tracer {
   private readonly random: RandomSource;
 

@@ -10,6 +10,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { TraceStore } from './trace-store.js';
 
+/** Where {@link XrayDaemon} listens and what it stores into. */
 export interface XrayDaemonOptions {
   readonly store: TraceStore;
   /** Default 127.0.0.1. */
@@ -22,6 +23,7 @@ export interface XrayDaemonOptions {
   readonly onDatagram?: (outcome: 'stored' | 'dropped') => void;
 }
 
+/** Counters of a running {@link XrayDaemon}. */
 export interface XrayDaemonStats {
   /** Datagrams received. */
   received: number;
@@ -71,7 +73,15 @@ export class XrayDaemon {
     // Errors after bind (e.g. ICMP noise) must not crash lambkin; they are counted as drops.
     socket.on('error', (err) => d.drop(`socket error: ${err.message}`));
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => reject(err);
+      const onError = (err: Error) => {
+        // A socket that failed to bind still holds its handle; release it before giving up.
+        try {
+          socket.close();
+        } catch {
+          // already closed
+        }
+        reject(err);
+      };
       socket.once('error', onError);
       socket.bind(options.port ?? 0, host, () => {
         socket.off('error', onError);
@@ -87,10 +97,12 @@ export class XrayDaemon {
     return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
+  /** The UDP port listened on. */
   get port(): number {
     return this.socket.address().port;
   }
 
+  /** Stops listening; resolves once the socket is closed (repeated calls share one close). */
   close(): Promise<void> {
     this.closed ??= new Promise<void>((resolve) => {
       try {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { applyMigrations, appliedMigrations, openDatabase, type Migration } from '../../src/store/database.js';
+import { applyMigrations, appliedMigrations, openDatabase, statementCache, type Migration } from '../../src/store/database.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'lambkin-db-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -78,6 +78,31 @@ void describe('openDatabase', () => {
     const f = file();
     openDatabase(f, [m1]).close();
     assert.throws(() => openDatabase(f, [{ id: 'things-001', sql: m1.sql + ' -- edited' }]), /append-only/);
+  });
+
+  void test('a changed migration after a pending one applies none of them', () => {
+    const db = openDatabase(file(), [m1]);
+    try {
+      const other: Migration = { id: 'other-001', sql: 'CREATE TABLE other (x INTEGER);' };
+      assert.throws(() => applyMigrations(db, [other, { id: 'things-001', sql: m1.sql + ' -- edited' }]), /append-only/);
+      assert.deepEqual(appliedMigrations(db), ['things-001']);
+      assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'other'").get(), undefined);
+    } finally {
+      db.close();
+    }
+  });
+
+  void test('statementCache prepares each SQL text once', () => {
+    const db = openDatabase(':memory:', [m1, m2]);
+    try {
+      const sql = statementCache(db);
+      const count = sql('SELECT count(*) AS c FROM things');
+      assert.equal(sql('SELECT count(*) AS c FROM things'), count);
+      assert.notEqual(sql('SELECT v FROM things'), count);
+      assert.deepEqual(count.get(), { c: 1 });
+    } finally {
+      db.close();
+    }
   });
 
   void test('duplicate and malformed ids are refused', () => {

@@ -68,6 +68,22 @@ describe('X-Ray daemon (UDP)', () => {
   });
 
   test(
+    'a port that is taken rejects start and leaves no socket open',
+    leakFree(async (_t, defer) => {
+      const { daemon } = await setup(defer);
+      const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+      const before = sockets();
+      const db = openDatabase(':memory:');
+      defer(() => db.close());
+      const store = new TraceStore(db, { clock: new VirtualClock(T0) });
+      await assert.rejects(XrayDaemon.start({ store, host: '127.0.0.1', port: daemon.port }), { code: 'EADDRINUSE' });
+      // A closed handle leaves the list in libuv's close phase, a few loop turns later.
+      for (let i = 0; i < 50 && sockets() > before; i++) await new Promise((r) => setImmediate(r));
+      assert.equal(sockets(), before);
+    }),
+  );
+
+  test(
     'a subsegment sent as aws-xray-sdk-core sends it joins the function segment of its trace',
     leakFree(async (_t, defer) => {
       const { store, trace, daemon, send, handled } = await setup(defer);
