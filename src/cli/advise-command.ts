@@ -14,6 +14,7 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import cliProgress from 'cli-progress';
+import { mean, sampleVariance } from '../experiments/statistics.js';
 import { loadProfile } from '../profiles/latency-profile.js';
 import { advise, DEFAULT_CANDIDATES, renderAdvice, renderAdviceHtml, type AdviseResult, type Goal, type VpcVariant } from '../simulator/advise.js';
 import { loadPrices } from '../simulator/prices.js';
@@ -173,10 +174,9 @@ export async function measureByMemory(
           log(`advise: no warm REPORT durations at ${m} MB; skipped`);
           continue;
         }
-        const mean = ds.reduce((a, b) => a + b, 0) / ds.length;
-        const sd = Math.sqrt(ds.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, ds.length - 1));
-        measurements.push({ memoryMb: m, durationsMs: ds, meanMs: Math.max(mean, 0.001), sdMs: sd });
-        log(`advise: ${m} MB: mean ${mean.toFixed(1)} ms over ${ds.length} warm invocations`);
+        const meanMs = mean(ds);
+        measurements.push({ memoryMb: m, durationsMs: ds, meanMs: Math.max(meanMs, 0.001), sdMs: Math.sqrt(sampleVariance(ds)) });
+        log(`advise: ${m} MB: mean ${meanMs.toFixed(1)} ms over ${ds.length} warm invocations`);
       }
     } catch (err) {
       failure = err;
@@ -259,7 +259,15 @@ export async function runAdviseCommand(o: AdviseCommandOptions): Promise<AdviseR
       profile: loadProfile(o.profile ?? 'aws-2019'),
       prices: loadPrices(),
       seed: o.seed,
-      ...(bar ? { onStep: (d: number, t: number) => bar.update(d, { total: t }) } : {}),
+      ...(bar
+        ? {
+            onStep: (d: number, t: number) => {
+              // The total depends on the variants advise() runs; a payload named `total` would not change the bar's.
+              bar.setTotal(t);
+              bar.update(d);
+            },
+          }
+        : {}),
     });
     if (measured) result.measured = measured;
   } finally {

@@ -1,15 +1,7 @@
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../worker-manager/duration.js';
 
-/** Parses `250ms`, `30s`, `10m`, `2h`, `7d` or a bare number of milliseconds into milliseconds. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) throw new Error(`"${text}" is not a duration; use e.g. 500ms, 30s, 10m, 2h or 7d`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return n * unit;
-}
-
-/** Commander argument parsers that answer a bad value with a readable message. */
+/** A Commander argument parser for an integer option `name`, answering a bad value with a readable message. */
 export function int(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -18,6 +10,7 @@ export function int(name: string) {
   };
 }
 
+/** A Commander argument parser for a positive (finite) number option `name`. */
 export function positive(name: string) {
   return (v: string): number => {
     const n = Number(v);
@@ -26,6 +19,7 @@ export function positive(name: string) {
   };
 }
 
+/** A Commander argument parser for a duration (see {@link parseDuration}), in milliseconds. */
 export function duration(v: string): number {
   try {
     return parseDuration(v);

@@ -4,29 +4,27 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { seedHelloZip, selectCases } from '../experiments/seed-cases.js';
-import { runSeedExperiment, totalInvocations, type CaseResult } from '../experiments/seed-experiment.js';
+import { runSeedExperiment, totalInvocations, type CaseResult, type ExperimentOptions } from '../experiments/seed-experiment.js';
 import { renderHtml, renderTables, reportJson, type ReportMeta } from '../experiments/seed-report.js';
 import type { StartOptions } from './lambkin.js';
 
-export interface ExperimentCommandOptions {
-  readonly endpoint?: string;
-  readonly region: string;
+/** `lambkin experiment seed`'s options; those it passes through mean what they mean to the experiment. */
+export interface ExperimentCommandOptions
+  extends Pick<ExperimentOptions, 'endpoint' | 'region' | 'repeat' | 'runtime' | 'role' | 'subnetIds' | 'securityGroupIds' | 'traceWaitMs' | 'signal'> {
+  /** Which cases to run, e.g. `1,2,3,4,5,6`. */
   readonly cases: string;
-  readonly repeat: number;
+  /** Where report.json and report.html go. */
   readonly out: string;
-  readonly runtime: string;
-  readonly role: string;
-  readonly subnetIds: readonly string[];
-  readonly securityGroupIds: readonly string[];
-  /** Embedded lambkin only. */
+  /** Embedded lambkin only: multiplies the aws-2019 profile's delays. */
   readonly timeScale: number;
+  /** Embedded lambkin only: seed of the profile's random draws. */
   readonly seed: number;
-  readonly traceWaitMs: number;
+  /** Show a progress bar on stderr. */
   readonly progress: boolean;
   /** Extra options for the embedded server (tests). */
   readonly serverOptions?: StartOptions;
+  /** Where the result tables go. Default: process.stdout. */
   readonly stdout?: NodeJS.WritableStream;
-  readonly signal?: AbortSignal;
 }
 
 /** X-Ray's endpoint next to a Lambda endpoint: AWS has one host per service, lambkin serves both. */
@@ -47,6 +45,7 @@ async function isLambkin(endpoint: string): Promise<boolean> {
   }
 }
 
+/** Runs the seed's experiment, writes report.json and report.html under `out`, and prints the tables. */
 export async function runExperimentCommand(o: ExperimentCommandOptions): Promise<{ results: CaseResult[]; outDir: string }> {
   const out = o.stdout ?? process.stdout;
   const cases = selectCases(o.cases);

@@ -90,7 +90,9 @@ export function formatFleet(view: FleetView): string {
   return parts.join('\n');
 }
 
+/** Which server `lambkin fleet` asks, and where the table and the errors go. */
 export interface ShowFleetOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:4590`. */
   readonly endpoint: string;
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;

@@ -11,7 +11,7 @@ import { openDatabase } from '../store/database.js';
 import { CodeStore } from '../functions/code-store.js';
 import { FunctionRegistry, type FunctionVersion } from '../functions/registry.js';
 import { substituteNote } from '../functions/runtimes.js';
-import { parseFunctionName } from '../functions/names.js';
+import { functionArn, parseFunctionName } from '../functions/names.js';
 import { AwsError, awsError } from '../errors/catalogue.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
 import { createKeepAlivePolicy, parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
@@ -85,6 +85,13 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   mkdirSync(dataDir, { recursive: true });
 
   const db = openDatabase(join(dataDir, 'lambkin.db'), eventQueueMigrations);
+  // What start-up has opened, closed in reverse order when a later step fails (an --isolation this
+  // machine lacks, a port in use), so that a failed start leaves no socket, timer or cgroup behind.
+  const opened: (() => unknown)[] = [() => db.close()];
+  const failStart = async (err: unknown): Promise<never> => {
+    for (const close of opened.reverse()) await close();
+    throw err;
+  };
   const code = new CodeStore(dataDir);
   const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode) });
   const concurrency = new ConcurrencyStore(db);
@@ -100,13 +107,22 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const logs = new LogStore(logsDir(dataDir));
   const traceStore = new TraceStore(db, { clock, retentionMs: options.traceRetentionMs });
   const retention = startRetention(traceStore, clock);
+  opened.push(() => retention.close());
   const tracer = new Tracer({ store: traceStore, clock, traceAll: options.traceAll, onError: (e) => log(`lambkin: could not store a trace: ${String(e)}`) });
   // The X-Ray daemon protocol (UDP) on loopback, so X-Ray SDKs inside functions add their subsegments.
-  const xrayDaemon = await XrayDaemon.start({ store: traceStore, host: '127.0.0.1', port: 0 });
+  const xrayDaemon = await XrayDaemon.start({ store: traceStore, host: '127.0.0.1', port: 0 }).catch(failStart);
+  opened.push(() => xrayDaemon.close());
   const [, daemonPort = ''] = xrayDaemon.address.split(':');
 
-  // Throws at start-up when an explicitly requested level is not available here.
-  const isolation = givenDriver ? undefined : Isolation.create({ request: options.isolation, protectedPaths: [dataDir], log });
+  let isolation: Isolation | undefined;
+  try {
+    // Throws at start-up when an explicitly requested level is not available here.
+    isolation = givenDriver ? undefined : Isolation.create({ request: options.isolation, protectedPaths: [dataDir], log });
+  } catch (err) {
+    return failStart(err);
+  }
+  // The fleet's driver closes it too; closing twice is harmless.
+  opened.push(() => isolation?.close());
   const driver =
     givenDriver ??
     new ProcessDriver({
@@ -131,15 +147,15 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     delays,
     onBackgroundError: (step, err) => log(`lambkin: ${step.kind} failed: ${String(err)}`),
   });
+  opened.push(() => fleet.close());
   const invoker = new InvokeService({ workerManager, fleet, clock, logs, tracer });
-  const invokerRef = invoker;
 
   registry.onChange((e) => {
     if (e.kind === 'state' || e.kind === 'created') return;
     // An update still InProgress keeps running the previous configuration, warm sandboxes included;
     // HyperplaneEnis retires them when the update completes.
     if (e.kind === 'updated' && registry.get(e.caller, { name: e.name }).lastUpdateStatus === 'InProgress') return;
-    invokerRef.retire(functionKeyOf(e.caller, e.name), e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
+    invoker.retire(functionKeyOf(e.caller, e.name), e.kind === 'deleted' && e.version === '$LATEST' ? undefined : e.version);
   });
 
   const invocable = (v: FunctionVersion): InvocableVersion => {
@@ -148,7 +164,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       account: v.account,
       region: v.region,
       functionName: v.functionName,
-      functionArn: v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':')),
+      functionArn: functionArn(v.region, v.account, v.functionName),
       version: v.version,
       versionKey: v.versionKey,
       runtime: v.runtime,
@@ -184,11 +200,10 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     if (resolved.version.state !== 'Active' || enis.notReady(resolved.version)) return { kind: 'throttled' };
     try {
       const v = resolved.version;
-      const base = v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':'));
-      const result = await invokerRef.invoke(invocable(v), {
+      const result = await invoker.invoke(invocable(v), {
         requestId: e.requestId,
         payload: e.payload,
-        invokedFunctionArn: e.qualifier === undefined ? base : `${base}:${e.qualifier}`,
+        invokedFunctionArn: functionArn(v.region, v.account, v.functionName, e.qualifier),
         ...(e.traceHeader ? { traceHeader: e.traceHeader } : {}),
       });
       return result.functionError ? { kind: 'function-error' } : { kind: 'done' };
@@ -205,48 +220,40 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     throttleBackoffMs: 1000,
     concurrency: options.eventConcurrency,
     onDropped: (e, why) => log(`lambkin: dropped async event ${e.requestId} for ${e.functionName}: ${why}`),
+    onError: (e, err) => log(`lambkin: could not record the outcome of async event ${e.requestId}: ${String(err)}`),
   });
+  opened.push(() => queue.close());
 
   const startedAt = Date.now();
-  let http: HttpServer;
-  try {
-    http = await HttpServer.start({
-      host: options.host,
-      port: options.port,
-      defaultRegion: options.defaultRegion,
-      onInternalError: (err) => log(`lambkin: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
-      routes: [
-        ...lambdaRoutes({
-          registry,
-          accountSettings: (account, region) => ({
-            concurrentExecutions: options.accountConcurrency,
-            unreservedConcurrentExecutions: unreservedConcurrency(concurrency, { account, region }, options.accountConcurrency),
-          }),
-          reservedConcurrency: (caller, name) => concurrency.reserved(caller, name),
+  const http = await HttpServer.start({
+    host: options.host,
+    port: options.port,
+    defaultRegion: options.defaultRegion,
+    onInternalError: (err) => log(`lambkin: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    routes: [
+      ...lambdaRoutes({
+        registry,
+        accountSettings: (account, region) => ({
+          concurrentExecutions: options.accountConcurrency,
+          unreservedConcurrentExecutions: unreservedConcurrency(concurrency, { account, region }, options.accountConcurrency),
         }),
-        ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
-        ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
-        ...xrayRoutes({ store: traceStore, clock }),
-        ...adminRoutes({
-          startedAt,
-          version: pkg.version,
-          fleetView: () => workerManager.view(),
-          zipPath: (hex) => {
-            const sha = Buffer.from(hex, 'hex').toString('base64');
-            return code.has(sha) ? code.zipPath(sha) : undefined;
-          },
-          stats: () => ({ queuedEvents: queue.depth() }),
-        }),
-      ],
-    });
-  } catch (err) {
-    await queue.close();
-    await fleet.close();
-    retention.close();
-    await xrayDaemon.close();
-    db.close();
-    throw err;
-  }
+        reservedConcurrency: (caller, name) => concurrency.reserved(caller, name),
+      }),
+      ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
+      ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
+      ...xrayRoutes({ store: traceStore, clock }),
+      ...adminRoutes({
+        startedAt,
+        version: pkg.version,
+        fleetView: () => workerManager.view(),
+        zipPath: (hex) => {
+          const sha = Buffer.from(hex, 'hex').toString('base64');
+          return code.has(sha) ? code.zipPath(sha) : undefined;
+        },
+        stats: () => ({ queuedEvents: queue.depth() }),
+      }),
+    ],
+  }).catch(failStart);
   // ENIs first: provisioned concurrency of hyperplane VPC versions waits for them.
   enis.start();
   controller.start();
@@ -259,9 +266,9 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       await queue.close();
       controller.close();
       enis.close();
-      invokerRef.close();
+      invoker.close();
       await fleet.close();
-      await invokerRef.settled();
+      await invoker.settled();
       await registry.collectGarbage().catch(() => undefined);
       retention.close();
       await xrayDaemon.close();

@@ -1,13 +1,18 @@
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
+import { dirname } from 'node:path';
 import { LogStore, logsDir } from '../invocations/log-store.js';
 
+/** Whose logs `lambkin logs` shows, from which data dir, and where to. */
 export interface LogsCommandOptions {
   readonly dataDir: string;
   readonly region: string;
   readonly account: string;
   readonly functionName: string;
+  /** Keep printing appended lines until `signal` aborts. */
   readonly follow: boolean;
+  /** Default: process.stdout. */
   readonly out?: NodeJS.WritableStream;
+  /** Ends following. */
   readonly signal?: AbortSignal;
 }
 
@@ -29,21 +34,27 @@ export async function showLogs(o: LogsCommandOptions): Promise<void> {
   };
   await copy();
   if (!o.follow) return;
+  if (o.signal?.aborted) return;
   await new Promise<void>((resolve) => {
     let busy = Promise.resolve();
-    const dir = file.slice(0, file.lastIndexOf('/'));
-    const onChange = () => (busy = busy.then(copy));
+    // A failed read (the file replaced meanwhile) must not stop the chain: the next change or tick retries it.
+    const onChange = () => (busy = busy.then(copy).catch(() => undefined));
     const timer = setInterval(onChange, 1000); // the directory may not exist yet; also covers missed events
     let watcher: ReturnType<typeof watch> | undefined;
     try {
-      watcher = watch(dir, onChange);
+      watcher = watch(dirname(file), onChange);
+      watcher.on('error', () => watcher?.close()); // e.g. the directory removed; the interval goes on
     } catch {
       // created later; the interval picks it up
     }
-    o.signal?.addEventListener('abort', () => {
-      clearInterval(timer);
-      watcher?.close();
-      void busy.then(resolve);
-    });
+    o.signal?.addEventListener(
+      'abort',
+      () => {
+        clearInterval(timer);
+        watcher?.close();
+        void busy.then(resolve);
+      },
+      { once: true },
+    );
   });
 }

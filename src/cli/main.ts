@@ -2,7 +2,6 @@ import { Command, Option } from 'commander';
 import { duration, int, positive } from './duration.js';
 import { addSimulatorCommands } from './simulator-commands.js';
 
-
 const program = new Command('lambkin')
   .description('A self-hosted, AWS-Lambda-compatible serverless platform')
   .showHelpAfterError();
@@ -69,7 +68,13 @@ program
       }
       stopping = true;
       console.error('lambkin: stopping (again to force)…');
-      void server.close().then(() => process.exit(0));
+      void server.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          console.error(`lambkin: could not stop cleanly: ${err instanceof Error ? err.message : String(err)}`);
+          process.exit(1);
+        },
+      );
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

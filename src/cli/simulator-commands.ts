@@ -5,7 +5,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { duration, int, positive } from './duration.js';
 
-
 function memoryList(v: string): number[] {
   const xs = v.split(',').map((s) => Number(s.trim()));
   if (xs.some((x) => !Number.isInteger(x) || x < 128 || x > 10240)) throw new InvalidArgumentError('--memory takes MemorySizes 128..10240, e.g. 128,512,1769,3008');

@@ -26,6 +26,7 @@ const LIMITS = {
   createFunctionRequestBytes: 69_905_067,
 };
 
+/** Every error lambkin answers with, by code. */
 export const catalogue = {
   functionNotFound: entry('ResourceNotFoundException', 404, (p: { arn: string }) => `Function not found: ${p.arn}`, {
     arn: 'arn:aws:lambda:us-east-1:000000000000:function:missing',
@@ -159,12 +160,6 @@ export const catalogue = {
     (_: Record<string, never>) => 'Provisioned Concurrency Configs cannot be applied to unpublished function versions.',
     {},
   ),
-  unsupportedMediaType: entry(
-    'UnsupportedMediaTypeException',
-    415,
-    (p: { contentType: string }) => `The content type ${p.contentType} is not supported; send application/json.`,
-    { contentType: 'text/xml' },
-  ),
   unknownOperation: entry(
     'UnknownOperationException',
     404,
@@ -182,9 +177,9 @@ export const catalogue = {
   xrayInvalidRequest: entry('InvalidRequestException', 400, (p: { what: string }) => p.what, {
     what: 'TraceIds may hold at most 5 trace ids',
   }),
-  xrayThrottled: entry('ThrottledException', 429, (_: Record<string, never>) => 'Rate exceeded', {}),
 } as const;
 
+/** The name of a catalogue entry. */
 export type ErrorCode = keyof typeof catalogue;
 type ParamsOf<C extends ErrorCode> = (typeof catalogue)[C] extends Entry<infer P> ? P : never;
 
@@ -214,4 +209,5 @@ export function constraintMessage(value: unknown, member: string, constraint: st
   return `Value '${String(value)}' at '${member}' failed to satisfy constraint: ${constraint}`;
 }
 
+/** Lambda's request size limits (bytes) that the frontend enforces and the messages name. */
 export const limits = LIMITS;

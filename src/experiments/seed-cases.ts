@@ -93,6 +93,12 @@ export const SEED_CASES: readonly SeedCase[] = [
   },
 ];
 
+/** What the seed reported for case `id`: its figures, or case 5's sweep; null for an unknown case. */
+export function seedReference(id: number): SeedFigures | NonNullable<SeedCase['sweep']> | null {
+  const c = SEED_CASES.find((x) => x.id === id);
+  return c?.seed ?? c?.sweep ?? null;
+}
+
 /** Parses `--cases 1,2,5` into seed cases, in the order given. */
 export function selectCases(spec: string): SeedCase[] {
   const ids = spec.split(',').map((s) => s.trim()).filter(Boolean);

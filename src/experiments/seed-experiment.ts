@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { GetTraceSummariesCommand, XRayClient, type TraceSummary } from '@aws-sdk/client-xray';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FUNCTIONS_PER_CASE, type SeedCase } from './seed-cases.js';
 
 export type { CaseResult, RunResult } from './seed-results.js';
@@ -53,9 +54,7 @@ export interface ExperimentOptions {
   readonly signal?: AbortSignal;
 }
 
-
-
-
+/** Invocations a run of `o` makes (for progress bars). */
 export function totalInvocations(o: Pick<ExperimentOptions, 'cases' | 'repeat'>): number {
   return o.cases.reduce((n, c) => n + c.memoryMb.length * FUNCTIONS_PER_CASE * o.repeat, 0);
 }
@@ -83,7 +82,7 @@ export async function runSeedExperiment(o: ExperimentOptions): Promise<CaseResul
   return results;
 }
 
-
+/** One run of ten: creates, invokes and deletes ten new functions, then reads their trace summaries. */
 async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIndex: number, tick: (label: string) => void): Promise<RunResult> {
   const credentials = o.credentialsFor(runIndex);
   const config = {
@@ -181,6 +180,6 @@ async function readSummaries(
     } while (token);
     if (found.size >= arns.length || Date.now() >= deadline) return found;
     // X-Ray makes traces searchable a few seconds after they end; back off up to 5 s between polls.
-    await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+    await sleep(Math.min(5000, 250 * 2 ** attempt), undefined, signal ? { signal } : {});
   }
 }

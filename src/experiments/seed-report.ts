@@ -1,7 +1,10 @@
 /** The seed experiment's outputs: terminal tables beside the seed's figures, report.json, report.html. */
-import { SEED_CASES } from './seed-cases.js';
+import { esc, fmt, table } from '../simulator/report.js';
+import { SEED_CASES, seedReference } from './seed-cases.js';
 import type { CaseResult } from './seed-experiment.js';
+import type { Summary } from './statistics.js';
 
+/** Where and how a seed experiment ran (printed above the tables, stored in report.json). */
 export interface ReportMeta {
   readonly endpoint: string;
   readonly embedded: boolean;
@@ -13,13 +16,6 @@ export interface ReportMeta {
   readonly finishedAt: string;
 }
 
-const fmt = (n: number | null | undefined, digits = 0): string =>
-  n === null || n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
-function pad(cells: string[], widths: number[]): string {
-  return cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
-}
-
 /** The seed's tables (NO / ms, then mean, median, max, min, variance), with the seed's column beside ours. */
 export function renderTables(results: readonly CaseResult[], meta: ReportMeta): string {
   const out: string[] = [];
@@ -29,28 +25,33 @@ export function renderTables(results: readonly CaseResult[], meta: ReportMeta): 
     const seed = SEED_CASES.find((c) => c.id === r.id);
     out.push('');
     out.push(`Case ${r.id}: ${r.title}   ENIs created: ${fmt(r.enisCreated, 1)}   workers created: ${fmt(r.workersCreated, 1)}  (per run of ten)`);
-    const widths = [10, 12, 12];
-    out.push(pad(['NO', 'ms', 'seed ms'], widths));
+    const rows: string[][] = [['NO', 'ms', 'seed ms']];
     if (r.sweep) {
       for (const s of r.sweep) {
         const seedRow = seed?.sweep?.find((x) => x.memoryMb === s.memoryMb);
-        out.push(pad([`${s.memoryMb} MB`, `${fmt(s.stats.mean)} / ${fmt(s.stats.median)}`, seedRow ? `${seedRow.mean} / ${seedRow.median}` : '–'], [10, 16, 12]));
+        rows.push([`${s.memoryMb} MB`, `${fmt(s.stats.mean)} / ${fmt(s.stats.median)}`, seedRow ? `${seedRow.mean} / ${seedRow.median}` : '–']);
       }
-      out.push('(mean / median of the starts that reused a worker)');
     } else {
       const first = r.runs[0]?.durationsMs ?? [];
-      first.forEach((d, i) => out.push(pad([String(i + 1), fmt(d), fmt(seed?.seed?.runs?.[i])], widths)));
+      first.forEach((d, i) => rows.push([String(i + 1), fmt(d), fmt(seed?.seed?.runs?.[i])]));
     }
-    const rows: [string, number, number | undefined][] = [
+    const stats: [string, number, number | undefined][] = [
       ['mean', r.stats.mean, seed?.seed?.mean],
       ['median', r.stats.median, seed?.seed?.median],
       ['max', r.stats.max, seed?.seed?.max],
       ['min', r.stats.min, seed?.seed?.min],
       ['variance', r.stats.variance, seed?.seed?.variance],
     ];
-    for (const [k, v, s] of rows) out.push(pad([k, fmt(v), fmt(s)], widths));
+    for (const [k, v, s] of stats) rows.push([k, fmt(v), fmt(s)]);
+    out.push(table(rows));
+    if (r.sweep) out.push('(sweep rows: mean / median of the starts that reused a worker)');
   }
   return out.join('\n');
+}
+
+/** A case's statistics as report.json and `simulate --json` print them (without the count). */
+export function statsJson(s: Summary): Omit<Summary, 'count'> {
+  return { mean: s.mean, median: s.median, max: s.max, min: s.min, variance: s.variance, p90: s.p90, p99: s.p99 };
 }
 
 /** report.json: the cases as the issue names them, plus the run's settings. */
@@ -63,17 +64,15 @@ export function reportJson(results: readonly CaseResult[], meta: ReportMeta): un
       memoryMb: r.memoryMb,
       vpc: r.vpc,
       durationsMs: r.durationsMs,
-      stats: { mean: r.stats.mean, median: r.stats.median, max: r.stats.max, min: r.stats.min, variance: r.stats.variance, p90: r.stats.p90, p99: r.stats.p99 },
+      stats: statsJson(r.stats),
       enisCreated: r.enisCreated,
       workersCreated: r.workersCreated,
       runs: r.runs,
       ...(r.sweep ? { sweep: r.sweep.map((s) => ({ memoryMb: s.memoryMb, durationsMs: s.durationsMs, stats: s.stats })) } : {}),
-      seed: SEED_CASES.find((c) => c.id === r.id)?.seed ?? SEED_CASES.find((c) => c.id === r.id)?.sweep ?? null,
+      seed: seedReference(r.id),
     })),
   };
 }
-
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 
 /** A dot plot of every start per case (log scale), lambkin's dots beside the seed's. */
 function durationChart(results: readonly CaseResult[]): string {

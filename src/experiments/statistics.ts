@@ -4,6 +4,7 @@
  * mean of the middle two.
  */
 
+/** What `summarize` computes. */
 export interface Summary {
   readonly count: number;
   readonly mean: number;
@@ -16,6 +17,7 @@ export interface Summary {
   readonly p99: number;
 }
 
+/** Arithmetic mean; NaN for no values. */
 export function mean(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
   let s = 0;
@@ -34,9 +36,13 @@ export function sampleVariance(xs: readonly number[]): number {
 
 /** Percentile by linear interpolation between closest ranks (p in [0, 100]); p50 is the median. */
 export function percentile(xs: readonly number[], p: number): number {
-  if (xs.length === 0) return NaN;
+  return percentileOfSorted([...xs].sort((a, b) => a - b), p);
+}
+
+/** `percentile` of values already sorted ascending (no copy, no sort). */
+function percentileOfSorted(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
   if (p < 0 || p > 100) throw new RangeError(`percentile ${p} is outside [0, 100]`);
-  const sorted = [...xs].sort((a, b) => a - b);
   const rank = (p / 100) * (sorted.length - 1);
   const lo = Math.floor(rank);
   const hi = Math.ceil(rank);
@@ -45,19 +51,26 @@ export function percentile(xs: readonly number[], p: number): number {
   return a + (b - a) * (rank - lo);
 }
 
+/** The middle value; the mean of the middle two for an even count. */
 export function median(xs: readonly number[]): number {
   return percentile(xs, 50);
 }
 
+/**
+ * Every statistic of `xs` at once. Sorts one copy (min and max are its ends: `Math.max(...xs)` would
+ * overflow the call stack for the hundreds of thousands of values a long seed-2019 preset collects).
+ */
 export function summarize(xs: readonly number[]): Summary {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const n = sorted.length;
   return {
-    count: xs.length,
+    count: n,
     mean: mean(xs),
-    median: median(xs),
-    max: xs.length ? Math.max(...xs) : NaN,
-    min: xs.length ? Math.min(...xs) : NaN,
+    median: percentileOfSorted(sorted, 50),
+    max: n > 0 ? sorted[n - 1]! : NaN,
+    min: n > 0 ? sorted[0]! : NaN,
     variance: sampleVariance(xs),
-    p90: percentile(xs, 90),
-    p99: percentile(xs, 99),
+    p90: percentileOfSorted(sorted, 90),
+    p99: percentileOfSorted(sorted, 99),
   };
 }

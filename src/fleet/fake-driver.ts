@@ -78,15 +78,19 @@ class FakeSandbox implements SandboxHandle {
     const logs: string[] = [];
     const started = performance.now();
     const common = () => ({ durationMs: performance.now() - started, maxMemoryUsedMb: 1, logs });
-    const timeout = new AbortController();
-    const budget = Math.max(0, inv.deadlineMs - Date.now());
-    const timer = delay(budget, 'timeout' as const, { signal: timeout.signal }).catch(() => 'cancelled' as const);
+    // Ends the deadline timer and the abort listener, whichever way the invocation ends.
+    const done = new AbortController();
+    const timer = delay(Math.max(0, inv.deadlineMs - Date.now()), 'timeout' as const, { signal: done.signal }).catch(() => 'cancelled' as const);
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (signal?.aborted) resolve('aborted');
+      signal?.addEventListener('abort', () => resolve('aborted'), { once: true, signal: done.signal });
+    });
     try {
-      const event: unknown = inv.payload.length ? JSON.parse(inv.payload.toString('utf8')) : {};
+      // A payload that is not JSON is the handler's error, as in the Node.js runtime (which parses it there).
       const run = Promise.resolve()
-        .then(() => this.handler.handle(event, { requestId: inv.requestId, state: this.moduleState, log: (l) => logs.push(l) }))
+        .then(() => (inv.payload.length ? (JSON.parse(inv.payload.toString('utf8')) as unknown) : {}))
+        .then((event) => this.handler.handle(event, { requestId: inv.requestId, state: this.moduleState, log: (l) => logs.push(l) }))
         .then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
-      const aborted = new Promise<'aborted'>((resolve) => signal?.addEventListener('abort', () => resolve('aborted'), { once: true }));
       const r = await Promise.race([run, timer, aborted]);
       if (r === 'aborted') {
         this.state = 'failed';
@@ -103,7 +107,7 @@ class FakeSandbox implements SandboxHandle {
       const e = r.error instanceof Error ? r.error : new Error(String(r.error));
       return { kind: 'error', errorType: e.name, payload: errorDocument(e.name, e.message), fatal: false, ...common() };
     } finally {
-      timeout.abort();
+      done.abort();
     }
   }
 

@@ -9,6 +9,7 @@ export interface StepDelays {
   delayFor(step: Step): number;
 }
 
+/** What a Fleet performs steps with. */
 export interface FleetOptions {
   readonly driver: SandboxDriver;
   /** Builds the sandbox spec for a create-sandbox step (the function version behind its versionKey). */

@@ -21,6 +21,7 @@ import { parseInitStatus } from './isolation/launcher.js';
 const NODE_BOOTSTRAP = fileURLToPath(new URL('../runtimes/node/bootstrap.js', import.meta.url));
 const PYTHON_BOOTSTRAP = fileURLToPath(new URL('../runtimes/python/bootstrap.py', import.meta.url));
 
+/** How the process driver runs sandboxes; validated and frozen by the caller. */
 export interface ProcessDriverOptions {
   /** Lambda fails an init that takes longer than 10 s (AWS docs, "Lambda execution environment lifecycle"). */
   readonly initTimeoutMs: number;
@@ -240,7 +241,7 @@ class ProcessSandbox implements SandboxHandle {
     try {
       const outcome = await Promise.race([
         this.api.waitForInit(waitSignal).then(() => 'ready' as const),
-        this.exited.then((e) => e),
+        this.exited,
       ]);
       if (outcome !== 'ready') {
         await nextTurn();

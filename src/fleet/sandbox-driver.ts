@@ -49,6 +49,7 @@ interface OutcomeCommon {
   readonly logs: readonly string[];
 }
 
+/** How one invocation ended: the handler's result, or an error document (fatal when the sandbox is lost). */
 export type InvocationOutcome =
   | (OutcomeCommon & { readonly kind: 'success'; readonly payload: Buffer })
   | (OutcomeCommon & {
@@ -90,6 +91,7 @@ export class SandboxInitError extends Error {
   }
 }
 
+/** Creates and tears down sandboxes (and, when it isolates them, their workers' cgroups). */
 export interface SandboxDriver {
   /** Starts a sandbox and resolves once its init finished; rejects with SandboxInitError when init fails. */
   create(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle>;

@@ -1,14 +1,18 @@
-import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import type { Route } from './http-server.js';
 import { awsError } from '../errors/catalogue.js';
 
+/** What the admin endpoints read. */
 export interface AdminDeps {
+  /** When the server started (epoch ms), for the health check's uptime. */
   readonly startedAt: number;
+  /** lambkin's package version. */
   readonly version: string;
   /** The worker manager's fleet snapshot. */
   readonly fleetView: () => unknown;
   /** Path of a stored zip by its hex digest, if present. */
   readonly zipPath: (hex: string) => string | undefined;
+  /** Extra members of the health check (e.g. queued events). */
   readonly stats: () => Record<string, unknown>;
 }
 
@@ -31,9 +35,7 @@ export function adminRoutes(d: AdminDeps): Route[] {
         const m = /^([0-9a-f]{64})\.zip$/.exec(ctx.params.file ?? '');
         const path = m?.[1] ? d.zipPath(m[1]) : undefined;
         if (!path) throw awsError('resourceNotFound', { what: `No code package ${ctx.params.file ?? ''} is stored here.` });
-        const chunks: Buffer[] = [];
-        for await (const c of createReadStream(path)) chunks.push(c as Buffer);
-        return { status: 200, headers: { 'content-type': 'application/zip' }, body: Buffer.concat(chunks) };
+        return { status: 200, headers: { 'content-type': 'application/zip' }, body: await readFile(path) };
       },
     },
   ];

@@ -12,8 +12,9 @@ import { parseFunctionName, qualifierKind, functionArn } from '../functions/name
 import { formatLastModified, type FunctionRegistry } from '../functions/registry.js';
 import type { ConcurrencyStore, ProvisionedConfig } from '../functions/concurrency-store.js';
 import type { ConcurrencyController } from '../invocations/provisioned.js';
-import { parseJsonBody } from './lambda-requests.js';
+import { parseJsonBody, plainFunctionName } from './lambda-requests.js';
 
+/** What the concurrency routes read and change. */
 export interface ConcurrencyApiDeps {
   readonly registry: FunctionRegistry;
   readonly store: ConcurrencyStore;
@@ -47,20 +48,28 @@ function intMember(body: Record<string, unknown>, key: string, member: string, m
   return v;
 }
 
-/** The function itself (no qualifier): name, ARN or partial ARN. */
-function plainName(ctx: RequestContext): string {
-  return parseFunctionName(ctx.params.name, { caller: ctx.caller, shape: 'plain', allowQualifier: false }).name;
-}
 
 const V1 = '/2017-10-31/functions/:name/concurrency';
 const V2 = '/2019-09-30/functions/:name/concurrency';
 const PC = '/2019-09-30/functions/:name/provisioned-concurrency';
 
+/** Routes of the reserved and provisioned concurrency operations. */
 export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
   const r = d.registry;
   const store = d.store;
   const now = d.now ?? (() => new Date());
   const min = minimumUnreserved(d.accountConcurrency);
+
+  /** The function named in the path (no qualifier), which must exist: ResourceNotFoundException otherwise. */
+  const existing = (ctx: RequestContext): string => {
+    const name = plainFunctionName(ctx.params.name, ctx.caller);
+    r.get(ctx.caller, { name });
+    return name;
+  };
+
+  /** The provisioned concurrency requested for a function, over its configs other than `exceptQualifier`'s. */
+  const provisionedSum = (caller: RequestContext['caller'], name: string, exceptQualifier?: string): number =>
+    store.listProvisioned(caller, name).reduce((sum, c) => (c.qualifier === exceptQualifier ? sum : sum + c.requested), 0);
 
   /** Name plus the required Qualifier, which must name a published version or an alias that exists. */
   const qualified = (ctx: RequestContext): { name: string; qualifier: string; kind: 'version' | 'alias' } => {
@@ -90,11 +99,10 @@ export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
       method: 'PUT',
       pattern: V1,
       handler: (ctx) => {
-        const name = plainName(ctx);
-        r.get(ctx.caller, { name });
+        const name = existing(ctx);
         const n = intMember(parseJsonBody(ctx.body), 'ReservedConcurrentExecutions', 'reservedConcurrentExecutions', 0);
         if (d.accountConcurrency - store.reservedSum(ctx.caller, name) - n < min) throw awsError('unreservedBelowMinimum', { minimum: min });
-        const provisioned = store.listProvisioned(ctx.caller, name).reduce((sum, c) => sum + c.requested, 0);
+        const provisioned = provisionedSum(ctx.caller, name);
         if (provisioned > n) {
           throw awsError('invalidParameter', {
             what: `ReservedConcurrentExecutions (${n}) cannot be less than the function's provisioned concurrency (${provisioned}).`,
@@ -109,8 +117,7 @@ export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
       method: 'GET',
       pattern: V2,
       handler: (ctx) => {
-        const name = plainName(ctx);
-        r.get(ctx.caller, { name });
+        const name = existing(ctx);
         const n = store.reserved(ctx.caller, name);
         return { status: 200, body: n === undefined ? {} : { ReservedConcurrentExecutions: n } };
       },
@@ -119,8 +126,7 @@ export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
       method: 'DELETE',
       pattern: V1,
       handler: (ctx) => {
-        const name = plainName(ctx);
-        r.get(ctx.caller, { name });
+        const name = existing(ctx);
         store.deleteReserved(ctx.caller, name);
         d.controller.reservedChanged(ctx.caller, name);
         return { status: 204 };
@@ -132,10 +138,7 @@ export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
       handler: (ctx) => {
         const q = qualified(ctx);
         const n = intMember(parseJsonBody(ctx.body), 'ProvisionedConcurrentExecutions', 'provisionedConcurrentExecutions', 1);
-        const others = store
-          .listProvisioned(ctx.caller, q.name)
-          .filter((c) => c.qualifier !== q.qualifier)
-          .reduce((sum, c) => sum + c.requested, 0);
+        const others = provisionedSum(ctx.caller, q.name, q.qualifier);
         const reserved = store.reserved(ctx.caller, q.name);
         if (reserved !== undefined && others + n > reserved) {
           throw awsError('invalidParameter', { what: `Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function` });
@@ -156,11 +159,10 @@ export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
       pattern: PC,
       handler: (ctx) => {
         d.controller.reconcile(); // aliases may have moved or gone since (they emit no change events)
-        if (ctx.query.get('List') !== null) {
-          const list = ctx.query.get('List');
+        const list = ctx.query.get('List');
+        if (list !== null) {
           if (list !== 'ALL') throw validation(list, 'list', 'Member must satisfy enum value set: [ALL]');
-          const name = plainName(ctx);
-          r.get(ctx.caller, { name });
+          const name = existing(ctx);
           const rawMax = ctx.query.get('MaxItems');
           const maxItems = rawMax === null ? 50 : Number(rawMax);
           if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > 50) {

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type IncomingHttpHeaders, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AwsError, awsError } from '../errors/catalogue.js';
-import { callerFrom, type Caller } from './identity.js';
+import type { Caller } from '../functions/names.js';
+import { callerFrom } from './identity.js';
 
 /** What a route handler sees of one request. */
 export interface RequestContext {
@@ -22,6 +23,7 @@ export interface RequestContext {
   readonly signal: AbortSignal;
 }
 
+/** What a route handler answers. */
 export interface Reply {
   readonly status: number;
   readonly headers?: Readonly<Record<string, string>>;
@@ -29,8 +31,10 @@ export interface Reply {
   readonly body?: unknown;
 }
 
+/** Answers one request; a thrown AwsError becomes AWS's error shape, anything else a ServiceException (500). */
 export type Handler = (ctx: RequestContext) => Reply | Promise<Reply>;
 
+/** One operation: method and path pattern, its handler and its body limit. */
 export interface Route {
   readonly method: string;
   /** Path pattern with `:name` segments, e.g. `/2015-03-31/functions/:name/invocations`. */
@@ -50,15 +54,14 @@ const DEFAULT_MAX_BODY = 1 << 20;
 /** Past this we stop reading and drop the connection: nobody legitimately sends it. */
 const HARD_BODY_CAP = 256 << 20;
 
-/** Matches a decoded path against the route table. Exported for tests. */
-export function matchRoute(
+/** The route for a method and decoded path, with its `:name` parameters; undefined when none matches. */
+function matchRoute(
   routes: readonly CompiledRoute[],
   method: string,
   segments: readonly string[],
-): { route: CompiledRoute; params: Record<string, string> } | { methodMismatch: boolean } {
-  let methodMismatch = false;
+): { route: CompiledRoute; params: Record<string, string> } | undefined {
   for (const route of routes) {
-    if (route.segments.length !== segments.length) continue;
+    if (route.method !== method || route.segments.length !== segments.length) continue;
     const params: Record<string, string> = {};
     let ok = true;
     for (let i = 0; i < segments.length && ok; i++) {
@@ -67,14 +70,9 @@ export function matchRoute(
       if (want.startsWith(':')) params[want.slice(1)] = got;
       else ok = want === got;
     }
-    if (!ok) continue;
-    if (route.method !== method) {
-      methodMismatch = true;
-      continue;
-    }
-    return { route, params };
+    if (ok) return { route, params };
   }
-  return { methodMismatch };
+  return undefined;
 }
 
 function splitPath(pathname: string): string[] | undefined {
@@ -113,9 +111,12 @@ export function errorReply(err: AwsError, requestId: string): Reply {
   };
 }
 
+/** How {@link HttpServer.start} listens and routes. */
 export interface HttpServerOptions {
   readonly host: string;
+  /** 0 picks a free port. */
   readonly port: number;
+  /** The caller's region when a request carries no SigV4 credential scope. */
   readonly defaultRegion: string;
   readonly routes: readonly Route[];
   /** Where unexpected handler failures are reported (they become ServiceException 500). */
@@ -153,6 +154,7 @@ export class HttpServer {
     });
   }
 
+  /** Listens on `options.host` and `options.port`; resolves once it accepts connections. */
   static async start(options: HttpServerOptions): Promise<HttpServer> {
     const s = new HttpServer(options);
     await new Promise<void>((resolve, reject) => {
@@ -165,10 +167,12 @@ export class HttpServer {
     return s;
   }
 
+  /** The port it listens on (the chosen one when started with port 0). */
   get port(): number {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** `http://host:port` to reach it (127.0.0.1 when it listens on every interface). */
   get url(): string {
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
     return `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${this.port}`;
@@ -203,7 +207,7 @@ export class HttpServer {
       const segments = splitPath(url.pathname);
       if (!segments) throw awsError('unknownOperation', { method, path: url.pathname });
       const match = matchRoute(this.routes, method, segments);
-      if (!('route' in match)) {
+      if (!match) {
         await drain(req);
         throw awsError('unknownOperation', { method, path: url.pathname });
       }

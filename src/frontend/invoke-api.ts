@@ -1,11 +1,12 @@
 /** Invoke (2015-03-31): RequestResponse, Event and DryRun, with Lambda's headers and limits. */
 import type { Route, RequestContext } from './http-server.js';
 import { awsError, limits } from '../errors/catalogue.js';
-import { parseFunctionName } from '../functions/names.js';
+import { functionArn, parseFunctionName } from '../functions/names.js';
 import type { FunctionRegistry, FunctionVersion } from '../functions/registry.js';
 import type { InvokeService, InvocableVersion } from '../invocations/invoke-service.js';
 import type { EventQueue } from '../invocations/event-queue.js';
 
+/** What the Invoke route needs. */
 export interface InvokeApiDeps {
   readonly registry: FunctionRegistry;
   readonly invoker: InvokeService;
@@ -14,7 +15,7 @@ export interface InvokeApiDeps {
   readonly invocable: (v: FunctionVersion) => InvocableVersion;
 }
 
-/** Checks that a payload is JSON, as Lambda does before running anything. */
+/** Checks that a payload is JSON, as Lambda does before running anything; an empty one is `{}`. */
 export function checkPayload(body: Buffer): Buffer {
   if (body.length === 0) return Buffer.from('{}');
   try {
@@ -30,6 +31,7 @@ function header(ctx: RequestContext, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** The Invoke route (`POST /2015-03-31/functions/:name/invocations`). */
 export function invokeRoutes(d: InvokeApiDeps): Route[] {
   return [
     {
@@ -79,7 +81,8 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
         const result = await d.invoker.invoke(d.invocable(v), {
           requestId: ctx.requestId,
           payload,
-          invokedFunctionArn: qualifiedArn(v, ref.qualifier),
+          // The ARN as invoked: qualified by the alias or version the caller named, if any.
+          invokedFunctionArn: functionArn(v.region, v.account, v.functionName, ref.qualifier),
           signal: ctx.signal,
           ...(clientContext !== undefined ? { clientContext: Buffer.from(clientContext, 'base64').toString('utf8') } : {}),
           ...(traceHeader ? { traceHeader } : {}),
@@ -99,10 +102,4 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
       },
     },
   ];
-}
-
-/** The ARN the function was invoked with: qualified by the alias or version the caller named. */
-function qualifiedArn(v: FunctionVersion, qualifier: string | undefined): string {
-  const base = v.qualifiedArn.slice(0, v.qualifiedArn.lastIndexOf(':'));
-  return qualifier === undefined ? base : `${base}:${qualifier}`;
 }

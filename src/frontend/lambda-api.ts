@@ -21,11 +21,13 @@ import {
   parseMaxItems,
   parsePublishVersion,
   parseUpdateAlias,
+  plainFunctionName,
   parseUpdateCode,
   parseUpdateConfiguration,
   type UpdateConfigurationRequest,
 } from './lambda-requests.js';
 
+/** What the control-plane routes read and change. */
 export interface LambdaApiDeps {
   readonly registry: FunctionRegistry;
   /** Account-level settings GetAccountSettings reports (concurrency is per account and region, as on AWS). */
@@ -37,10 +39,8 @@ export interface LambdaApiDeps {
 const V = '/2015-03-31/functions';
 const CREATE_LIMIT = limits.createFunctionRequestBytes;
 
-/** A plain function name for operations on the function itself (no qualifier allowed). */
-function fnName(ctx: RequestContext): string {
-  return parseFunctionName(ctx.params.name, { caller: ctx.caller, shape: 'plain', allowQualifier: false }).name;
-}
+/** The function named in the path, for operations on the function itself (no qualifier allowed). */
+const fnName = (ctx: RequestContext): string => plainFunctionName(ctx.params.name, ctx.caller);
 
 /** Name plus the Qualifier query parameter, for operations that take one. */
 function fnRef(ctx: RequestContext, shape: 'plain' | 'namespaced' = 'namespaced'): FunctionRef {
@@ -74,6 +74,7 @@ function codeLocation(ctx: RequestContext, v: FunctionVersion): Record<string, u
 
 const ok = (body: unknown, status = 200) => ({ status, body });
 
+/** Routes of the Lambda control plane: functions, versions, aliases, account settings. */
 export function lambdaRoutes(d: LambdaApiDeps): Route[] {
   const r = d.registry;
   return [
@@ -84,7 +85,7 @@ export function lambdaRoutes(d: LambdaApiDeps): Route[] {
       tooLarge: () => awsError('requestEntityTooLarge', { operation: 'CreateFunction', limit: CREATE_LIMIT }),
       handler: async (ctx) => {
         const req = parseCreateFunction(parseJsonBody(ctx.body));
-        const name = parseFunctionName(req.FunctionName, { caller: ctx.caller, shape: 'plain', allowQualifier: false }).name;
+        const name = plainFunctionName(req.FunctionName, ctx.caller);
         const vpc = vpcInput(req.VpcConfig);
         const v = await r.create(ctx.caller, {
           functionName: name,

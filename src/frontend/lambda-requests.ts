@@ -7,6 +7,15 @@
  */
 import { z } from 'zod';
 import { awsError, constraintMessage } from '../errors/catalogue.js';
+import { parseFunctionName, type Caller } from '../functions/names.js';
+
+/**
+ * The function itself, for operations that take no qualifier: a name, ARN or partial ARN (path
+ * parameter or FunctionName member), as the caller's function name.
+ */
+export function plainFunctionName(raw: unknown, caller: Caller): string {
+  return parseFunctionName(raw, { caller, shape: 'plain', allowQualifier: false }).name;
+}
 
 /** Parses a JSON object body; an empty body is `{}` (the SDKs send none for some operations). */
 export function parseJsonBody(body: Buffer): Record<string, unknown> {
@@ -168,6 +177,7 @@ function decodeZip(b64: string | undefined, s3: boolean, image: boolean): Buffer
   return Buffer.from(b64, 'base64');
 }
 
+/** CreateFunction's body, validated, with the decoded zip. */
 export function parseCreateFunction(body: Record<string, unknown>): CreateFunctionRequest & { zip: Buffer } {
   const r = check(createFunction, body);
   const missing: string[] = [];
@@ -181,15 +191,18 @@ export function parseCreateFunction(body: Record<string, unknown>): CreateFuncti
   return { ...r, zip };
 }
 
+/** UpdateFunctionConfiguration's body, validated. */
 export function parseUpdateConfiguration(body: Record<string, unknown>): UpdateConfigurationRequest {
   return check(updateConfiguration, body);
 }
 
+/** UpdateFunctionCode's body, validated, with the decoded zip. */
 export function parseUpdateCode(body: Record<string, unknown>): UpdateCodeRequest & { zip: Buffer } {
   const r = check(updateCode, body);
   return { ...r, zip: decodeZip(r.ZipFile, r.S3Bucket !== undefined, r.ImageUri !== undefined) };
 }
 
+/** PublishVersion's, CreateAlias's and UpdateAlias's bodies, validated. */
 export const parsePublishVersion = (b: Record<string, unknown>): PublishVersionRequest => check(publishVersion, b);
 export const parseCreateAlias = (b: Record<string, unknown>): CreateAliasRequest => check(createAlias, b);
 export const parseUpdateAlias = (b: Record<string, unknown>): UpdateAliasRequest => check(updateAlias, b);

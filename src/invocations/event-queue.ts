@@ -1,4 +1,4 @@
-import type { Database } from 'better-sqlite3';
+import { statementCache, type Database, type StatementCache } from '../store/database.js';
 import type { Clock } from '../util/clock.js';
 
 /** The queue's table; applied by the store's migration runner. */
@@ -22,6 +22,7 @@ export const eventQueueMigrations = [
   { id: 'event-queue-002', sql: 'ALTER TABLE event_queue ADD COLUMN trace_header TEXT;' },
 ] as const;
 
+/** One asynchronous invocation as stored. */
 export interface QueuedEvent {
   readonly requestId: string;
   readonly account: string;
@@ -47,18 +48,29 @@ export type EventOutcome =
   /** The function is gone: the event is dropped. */
   | { kind: 'gone' };
 
+/** How an EventQueue stores, runs and retries events. */
 export interface EventQueueOptions {
+  /** Holds the `event_queue` table (`eventQueueMigrations` applied). */
   readonly db: Database;
   readonly clock: Clock;
+  /** Runs one event; a rejection counts as a function error. */
   readonly run: (event: QueuedEvent) => Promise<EventOutcome>;
-  /** Lambda retries a failed asynchronous invocation twice, about 1 and 2 minutes later (AWS docs, "Asynchronous invocation"). */
+  /**
+   * Delay before each retry of a failed event; its length is the number of retries. Lambda retries a
+   * failed asynchronous invocation twice, about 1 and 2 minutes later (AWS docs, "Asynchronous invocation").
+   */
   readonly retryDelaysMs: readonly number[];
+  /** How long a throttled event waits before it is tried again. */
   readonly throttleBackoffMs: number;
   /** Events running at once. */
   readonly concurrency: number;
   /** Called when an event is dropped after its last retry, or because its function is gone. */
   readonly onDropped?: (event: QueuedEvent, why: string) => void;
-  readonly onSettled?: (event: QueuedEvent, outcome: EventOutcome) => void;
+  /**
+   * Called when an event's outcome could not be recorded (e.g. the database failed); the event stays
+   * marked running and runs again after a restart. Default: ignored.
+   */
+  readonly onError?: (event: QueuedEvent, err: unknown) => void;
 }
 
 interface Row {
@@ -83,25 +95,27 @@ export class EventQueue {
   private cancelTimer: (() => void) | undefined;
   private timerAt = Infinity;
   private closed = false;
+  /** Every Event invoke and every settled event runs statements: prepared once each. */
+  private readonly sql: StatementCache;
 
   constructor(private readonly o: EventQueueOptions) {
-    o.db.prepare('UPDATE event_queue SET running = 0 WHERE running = 1').run();
+    this.sql = statementCache(o.db);
+    this.sql('UPDATE event_queue SET running = 0 WHERE running = 1').run();
   }
 
+  /** Stores the event (committed when this returns, so a 202 survives a crash) and starts it when there is room. */
   enqueue(e: Omit<QueuedEvent, 'attempts' | 'enqueuedAt'>): void {
     const now = this.o.clock.now();
-    this.o.db
-      .prepare(
-        `INSERT INTO event_queue (request_id, account, region, function, qualifier, payload, not_before, enqueued_at, trace_header)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(e.requestId, e.account, e.region, e.functionName, e.qualifier ?? null, e.payload, now, now, e.traceHeader ?? null);
+    this.sql(
+      `INSERT INTO event_queue (request_id, account, region, function, qualifier, payload, not_before, enqueued_at, trace_header)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(e.requestId, e.account, e.region, e.functionName, e.qualifier ?? null, e.payload, now, now, e.traceHeader ?? null);
     this.pump();
   }
 
   /** Events waiting or running. */
   depth(): number {
-    return (this.o.db.prepare('SELECT count(*) AS n FROM event_queue').get() as { n: number }).n;
+    return (this.sql('SELECT count(*) AS n FROM event_queue').get() as { n: number }).n;
   }
 
   /** Starts due events up to the concurrency limit and arms a timer for the next one. */
@@ -110,9 +124,10 @@ export class EventQueue {
     const now = this.o.clock.now();
     const free = this.o.concurrency - this.inFlight.size;
     if (free > 0) {
-      const rows = this.o.db
-        .prepare('SELECT * FROM event_queue WHERE running = 0 AND not_before <= ? ORDER BY not_before, enqueued_at LIMIT ?')
-        .all(now, free) as Row[];
+      const rows = this.sql('SELECT * FROM event_queue WHERE running = 0 AND not_before <= ? ORDER BY not_before, enqueued_at LIMIT ?').all(
+        now,
+        free,
+      ) as Row[];
       for (const row of rows) this.start(row);
     }
     this.armTimer();
@@ -126,7 +141,7 @@ export class EventQueue {
   }
 
   private start(row: Row): void {
-    this.o.db.prepare('UPDATE event_queue SET running = 1 WHERE request_id = ?').run(row.request_id);
+    this.sql('UPDATE event_queue SET running = 1 WHERE request_id = ?').run(row.request_id);
     const event: QueuedEvent = {
       requestId: row.request_id,
       account: row.account,
@@ -141,7 +156,9 @@ export class EventQueue {
     const p = this.o
       .run(event)
       .catch((): EventOutcome => ({ kind: 'function-error' }))
-      .then((outcome) => this.settle(event, outcome));
+      .then((outcome) => this.settle(event, outcome))
+      // Nothing awaits `p` but close(): a failure here would otherwise be an unhandled rejection.
+      .catch((err: unknown) => this.o.onError?.(event, err));
     this.inFlight.add(p);
     void p.finally(() => {
       this.inFlight.delete(p);
@@ -152,11 +169,11 @@ export class EventQueue {
   private settle(event: QueuedEvent, outcome: EventOutcome): void {
     if (this.closed && outcome.kind !== 'done') {
       // Shutting down: leave it queued for the next start.
-      this.o.db.prepare('UPDATE event_queue SET running = 0 WHERE request_id = ?').run(event.requestId);
+      this.sql('UPDATE event_queue SET running = 0 WHERE request_id = ?').run(event.requestId);
       return;
     }
     const now = this.o.clock.now();
-    const del = this.o.db.prepare('DELETE FROM event_queue WHERE request_id = ?');
+    const del = this.sql('DELETE FROM event_queue WHERE request_id = ?');
     switch (outcome.kind) {
       case 'done':
         del.run(event.requestId);
@@ -166,9 +183,7 @@ export class EventQueue {
         this.o.onDropped?.(event, 'the function no longer exists');
         break;
       case 'throttled':
-        this.o.db
-          .prepare('UPDATE event_queue SET running = 0, not_before = ? WHERE request_id = ?')
-          .run(now + this.o.throttleBackoffMs, event.requestId);
+        this.sql('UPDATE event_queue SET running = 0, not_before = ? WHERE request_id = ?').run(now + this.o.throttleBackoffMs, event.requestId);
         break;
       case 'function-error': {
         const delay = this.o.retryDelaysMs[event.attempts];
@@ -176,20 +191,15 @@ export class EventQueue {
           del.run(event.requestId);
           this.o.onDropped?.(event, `failed ${event.attempts + 1} times`);
         } else {
-          this.o.db
-            .prepare('UPDATE event_queue SET running = 0, attempts = attempts + 1, not_before = ? WHERE request_id = ?')
-            .run(now + delay, event.requestId);
+          this.sql('UPDATE event_queue SET running = 0, attempts = attempts + 1, not_before = ? WHERE request_id = ?').run(now + delay, event.requestId);
         }
         break;
       }
     }
-    this.o.onSettled?.(event, outcome);
   }
 
   private armTimer(): void {
-    const next = this.o.db
-      .prepare('SELECT min(not_before) AS t FROM event_queue WHERE running = 0')
-      .get() as { t: number | null };
+    const next = this.sql('SELECT min(not_before) AS t FROM event_queue WHERE running = 0').get() as { t: number | null };
     if (next.t === null) return;
     if (this.inFlight.size >= this.o.concurrency) return; // a finishing event pumps again
     if (next.t >= this.timerAt) return;

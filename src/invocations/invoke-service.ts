@@ -35,6 +35,7 @@ export interface InvocableVersion {
   readonly tracingMode?: TracingMode;
 }
 
+/** One invocation as the frontend (or the event queue) hands it over. */
 export interface InvokeRequest {
   readonly requestId: string;
   readonly payload: Buffer;
@@ -45,15 +46,17 @@ export interface InvokeRequest {
   readonly traceHeader?: string;
   /** When the request arrived (epoch ms): the AWS::Lambda segment starts here. Default: now. */
   readonly receivedAt?: number;
+  /** Aborted when the caller goes away: the cold start or the invocation is abandoned. */
   readonly signal?: AbortSignal;
 }
 
+/** What an invocation came to (a function error is a result, not an exception). */
 export interface InvokeResult {
   readonly payload: Buffer;
   /** `Unhandled` when the function (or its runtime) failed. */
   readonly functionError?: 'Unhandled';
   readonly errorType?: string;
-  /** The whole log of this invocation (for LogType=Tail, take its last 4 KB). */
+  /** The last 4 KB of this invocation's log, base64: LogType=Tail's `X-Amz-Log-Result`. */
   readonly logTail: string;
   readonly coldStart: boolean;
   readonly narrowColdStart: boolean;
@@ -61,6 +64,7 @@ export interface InvokeResult {
   readonly traceHeader?: string;
 }
 
+/** The parts an InvokeService drives. */
 export interface InvokeServiceOptions {
   readonly workerManager: WorkerManager;
   readonly fleet: Fleet;
@@ -134,8 +138,7 @@ export class InvokeService {
       const v = this.versions.get(s.versionKey)?.version;
       return s.functionKey === functionArn && (version === undefined || v?.version === version);
     }, now);
-    this.apply(steps);
-    this.scheduleTick();
+    this.applySteps(steps);
   }
 
   /**
@@ -163,8 +166,7 @@ export class InvokeService {
   /** Runs the worker manager's tick now (e.g. to refill provisioned concurrency once an ENI is ready). */
   tickNow(): void {
     if (this.closed) return;
-    this.apply(this.o.workerManager.tick(this.o.clock.now()));
-    this.scheduleTick();
+    this.applySteps(this.o.workerManager.tick(this.o.clock.now()));
   }
 
   /** Subscribes to the outcomes of background steps. Returns the unsubscribe function. */
@@ -180,6 +182,10 @@ export class InvokeService {
     while (this.chains.size > 0) await Promise.allSettled([...this.chains]);
   }
 
+  /**
+   * Runs one invocation on a warm sandbox or after a cold start. Throws TooManyRequestsException when
+   * throttled; a failed init or a function error is returned as `functionError`.
+   */
   async invoke(v: InvocableVersion, req: InvokeRequest): Promise<InvokeResult> {
     const wm = this.o.workerManager;
     const clock = this.o.clock;
@@ -228,9 +234,8 @@ export class InvokeService {
           this.reportDone(step);
         }
       } catch (err) {
-        const result = err instanceof SandboxInitError ? this.initFailure(v, req, sandboxId, err) : undefined;
-        this.apply(wm.failed(sandboxId, clock.now()));
-        this.scheduleTick();
+        const result = err instanceof SandboxInitError ? this.initFailure(v, req, sandboxId, err, narrow) : undefined;
+        this.applySteps(wm.failed(sandboxId, clock.now()));
         if (result) {
           const end = clock.now();
           record({
@@ -248,15 +253,16 @@ export class InvokeService {
         }
         throw err;
       }
-      const handle = this.o.fleet.sandbox(sandboxId);
-      initDurationMs = handle?.initDurationMs;
-      initLines = handle?.initLogs ?? [];
       initEnd = clock.now();
     }
     const handle = this.o.fleet.sandbox(sandboxId);
     if (!handle) {
-      this.apply(wm.discard(sandboxId, this.o.clock.now()));
+      this.applySteps(wm.discard(sandboxId, clock.now()));
       throw awsError('service', { detail: `sandbox ${sandboxId} vanished before the invocation` });
+    }
+    if (decision.kind === 'cold') {
+      initDurationMs = handle.initDurationMs;
+      initLines = handle.initLogs;
     }
     const invokeStart = clock.now();
     const deadlineMs = invokeStart + v.timeout * 1000;
@@ -275,8 +281,7 @@ export class InvokeService {
         req.signal,
       );
     } catch (err) {
-      this.apply(wm.discard(sandboxId, this.o.clock.now()));
-      this.scheduleTick();
+      this.applySteps(wm.discard(sandboxId, clock.now()));
       throw err;
     }
     const lines = [
@@ -300,8 +305,7 @@ export class InvokeService {
     const invokeEnd = invokeStart + outcome.durationMs;
     this.writeLogs(v, sandboxId, lines);
     const now = clock.now();
-    this.apply(outcome.kind === 'error' && outcome.fatal ? wm.discard(sandboxId, now) : wm.release(sandboxId, now));
-    this.scheduleTick();
+    this.applySteps(outcome.kind === 'error' && outcome.fatal ? wm.discard(sandboxId, now) : wm.release(sandboxId, now));
     record({
       steps,
       ...(initEnd !== undefined && initDurationMs !== undefined ? { initStart: initEnd - initDurationMs, initEnd } : {}),
@@ -329,7 +333,7 @@ export class InvokeService {
     this.cancelTick?.();
   }
 
-  private initFailure(v: InvocableVersion, req: InvokeRequest, sandboxId: string, err: SandboxInitError): InvokeResult {
+  private initFailure(v: InvocableVersion, req: InvokeRequest, sandboxId: string, err: SandboxInitError, narrow: boolean): InvokeResult {
     const lines = [
       ...err.logs,
       `INIT_REPORT Init Duration: ${err.initDurationMs.toFixed(2)} ms\tPhase: init\tStatus: error\tError Type: ${err.errorType}`,
@@ -344,7 +348,7 @@ export class InvokeService {
       errorType: err.errorType,
       logTail: tailBase64(lines),
       coldStart: true,
-      narrowColdStart: false,
+      narrowColdStart: narrow,
     };
   }
 
@@ -386,7 +390,11 @@ export class InvokeService {
       }
       this.scheduleTick();
       this.emitStep({ step: goal });
-    })();
+    })().catch((error: unknown) => {
+      // The bookkeeping itself threw (a worker-manager invariant): report it as the chain's failure,
+      // since nothing awaits `p` but settled() and a rejection here would be unhandled.
+      this.emitStep({ step: goal, error });
+    });
     this.chains.add(p);
     void p.finally(() => this.chains.delete(p));
   }

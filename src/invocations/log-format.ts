@@ -1,13 +1,16 @@
 /** Lambda's platform log lines (START / END / REPORT), as CloudWatch shows them. */
 
+/** `START RequestId: … Version: …`. */
 export function startLine(requestId: string, version: string): string {
   return `START RequestId: ${requestId} Version: ${version}`;
 }
 
+/** `END RequestId: …`. */
 export function endLine(requestId: string): string {
   return `END RequestId: ${requestId}`;
 }
 
+/** What the REPORT line says of one invocation. */
 export interface ReportFields {
   readonly requestId: string;
   readonly durationMs: number;
@@ -19,6 +22,7 @@ export interface ReportFields {
   readonly status?: 'timeout' | 'error';
 }
 
+/** The `REPORT RequestId: …` line with durations and memory, tab-separated as on Lambda. */
 export function reportLine(f: ReportFields): string {
   // Billing is per 1 ms, rounded up, since December 2020 (AWS What's New, 2020-12-01).
   const billed = Math.max(1, Math.ceil(f.durationMs));

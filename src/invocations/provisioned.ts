@@ -133,6 +133,7 @@ export class ConcurrencyController {
     if (pending) this.armRetry();
   }
 
+  /** Stops the retry timer and following changes. */
   close(): void {
     this.closed = true;
     this.cancelRetry?.();

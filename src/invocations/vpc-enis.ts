@@ -58,7 +58,9 @@ export function initialStateFor(
   };
 }
 
+/** What HyperplaneEnis keeps in line. */
 export interface HyperplaneEnisOptions {
+  /** `--vpc-mode`. */
   readonly mode: 'hyperplane' | 'legacy';
   readonly registry: FunctionRegistry;
   readonly workerManager: WorkerManager;
@@ -98,17 +100,20 @@ export class HyperplaneEnis {
     return this.o.mode === 'hyperplane' && v.vpcConfig !== undefined && this.o.workerManager.hyperplaneEniState(vpcKeyOf(v.vpcConfig)) !== 'ready';
   }
 
+  /** Stops following the registry and the background steps. */
   close(): void {
     for (const u of this.unsubscribe.splice(0)) u();
   }
 
   private onChange(e: ChangeEvent): void {
     if (this.o.mode === 'legacy' || e.kind === 'state') return;
-    const key = `arn:aws:lambda:${e.caller.region}:${e.caller.account}:function:${e.name}:${e.version}`;
+    // The version's qualifiedArn, as sync() held its ENIs under (its partition follows the region).
+    const key = functionArn(e.caller.region, e.caller.account, e.name, e.version);
     if (e.kind === 'deleted') {
       const wm = this.o.workerManager;
-      this.o.invoker.applySteps(wm.ensureHyperplaneEni(previousKey(key), undefined, this.o.clock.now()));
-      this.o.invoker.applySteps(wm.ensureHyperplaneEni(key, undefined, this.o.clock.now()));
+      const now = this.o.clock.now();
+      this.o.invoker.applySteps(wm.ensureHyperplaneEni(previousKey(key), undefined, now));
+      this.o.invoker.applySteps(wm.ensureHyperplaneEni(key, undefined, now));
       return;
     }
     let v: FunctionVersion;

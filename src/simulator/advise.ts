@@ -9,7 +9,7 @@ import type { LatencyProfile } from '../profiles/latency-profile.js';
 import type { KeepAliveConfigInput } from '../worker-manager/keep-alive.js';
 import { simulate } from './engine.js';
 import type { PriceTable } from './prices.js';
-import { fmt, htmlPage, lineChart, table } from './report.js';
+import { esc, fmt, htmlPage, lineChart, table } from './report.js';
 import { compileArrivals, expectedArrivals, handlerMeanMs, vpcKeyFor, type ArrivalsSpec, type HandlerSpec, type SimFunction } from './workload.js';
 
 /** Lambda's memory steps the advisor tries by default (1,769 MB = 1 vCPU; 10,240 MB = the maximum). */
@@ -59,7 +59,6 @@ export interface AdviseResult {
   name: string;
   rows: AdviseRow[];
   recommendation: Record<Goal, { memoryMb: number; variant: VpcVariant }>;
-  /** Per traffic level: the memory with the lowest mean latency, legacy VPC vs no VPC. */
   /** Per traffic level: the best MemorySize with and without a legacy VPC, and the legacy mean at the smallest candidate vs at the best. */
   tradeoff: { ratePerSec: number; bestLegacyMb: number; bestNoVpcMb: number; smallestMb: number; legacyMeanAtSmallest: number; legacyMeanAtBest: number }[];
   conclusion: string;
@@ -230,7 +229,7 @@ export function renderAdviceHtml(a: AdviseResult, goal: Goal): string {
       lineChart({ title: 'p99 latency by MemorySize', xLabel: 'MemorySize (MB, log scale)', yLabel: 'ms', series: series((r) => r.p99Ms), logX: true }),
       lineChart({ title: 'Cost per million invocations', xLabel: 'MemorySize (MB, log scale)', yLabel: 'USD', series: series((r) => r.costPerMillion), logX: true }),
       lineChart({ title: 'Narrow cold-start rate', xLabel: 'MemorySize (MB, log scale)', yLabel: '%', series: series((r) => r.narrowColdRate * 100), logX: true }),
-      a.conclusion ? `<h2>The seed's trade-off</h2><pre>${a.conclusion.replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c] as string)}</pre>` : '',
+      a.conclusion ? `<h2>The seed's trade-off</h2><pre>${esc(a.conclusion)}</pre>` : '',
     ].join('\n'),
   );
 }

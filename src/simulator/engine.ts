@@ -384,12 +384,13 @@ class Simulation {
     let fleetChanged = false;
     for (const s of steps) {
       switch (s.kind) {
+        // As in arrival(): a legacy ENI is attached once its worker is provisioned, not in parallel.
         case 'provision-worker':
-          cursor = Math.max(cursor, this.workerReadyAt(s.workerId, t));
+          cursor = Math.max(cursor, this.workerReadyAt(s.workerId, cursor));
           fleetChanged = true;
           break;
         case 'attach-eni':
-          cursor = Math.max(cursor, this.eniReadyAt(s.eniId, t));
+          cursor = Math.max(cursor, this.eniReadyAt(s.eniId, cursor));
           fleetChanged = true;
           break;
         case 'create-sandbox': {
@@ -444,6 +445,7 @@ class Simulation {
     return r;
   }
 
+  /** Arrival time of a per-minute key of the current minute (its high bits are the position in the minute). */
   private minuteTime(key: number): number {
     return (this.minute + Math.floor(key / (1 << this.idxBits)) / 0x1_0000_0000) * 60_000;
   }
@@ -483,15 +485,11 @@ class Simulation {
       }
       this.minuteKeys.subarray(0, len).sort();
       // Arrivals past the end of the run are dropped.
-      while (len > 0 && this.minuteTimeOf(this.minuteKeys[len - 1]!) >= end) len--;
+      while (len > 0 && this.minuteTime(this.minuteKeys[len - 1]!) >= end) len--;
       this.minuteLen = len;
     }
     this.nextMinuteArrival = this.minuteTime(this.minuteKeys[0]!);
     return this.nextMinuteArrival;
-  }
-
-  private minuteTimeOf(key: number): number {
-    return this.minuteTime(key);
   }
 
   private drawPooled(from: number): void {

@@ -7,6 +7,7 @@ export interface LabelledResult {
   readonly result: SimulationResult;
 }
 
+/** A number with thousands separators and exactly `digits` decimals; `–` for none or NaN. */
 export const fmt = (n: number | null | undefined, digits = 0): string =>
   n === null || n === undefined || Number.isNaN(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const pct = (x: number, digits = 2) => `${fmt(x * 100, digits)}%`;
@@ -88,7 +89,8 @@ export function simulationJson(workload: string, results: readonly LabelledResul
   };
 }
 
-const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
+/** Escapes text for HTML element content and double-quoted attributes. */
+export const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string);
 const COLORS = ['#2b6cb0', '#dd6b20', '#2f855a', '#9b2c2c', '#6b46c1', '#b7791f'];
 
 /** A line chart: one or more series of (x, y) points; x and y labelled. */

@@ -5,13 +5,13 @@
  * fleet in legacy VPC mode with the aws-2019 profile. Results have the experiment report's shape
  * (experiments/seed-results.ts `CaseResult`), so its tables and HTML render them unchanged.
  */
-import { FUNCTIONS_PER_CASE, SEED_CASES, type SeedCase } from '../experiments/seed-cases.js';
+import { FUNCTIONS_PER_CASE, SEED_CASES, seedReference, type SeedCase } from '../experiments/seed-cases.js';
+import { statsJson } from '../experiments/seed-report.js';
 import { caseResult, type CaseResult, type RunResult } from '../experiments/seed-results.js';
 import { loadProfile, pointAt, type LatencyProfile } from '../profiles/latency-profile.js';
 import { simulate, type InvocationKind } from './engine.js';
 import { loadPrices, type PriceTable } from './prices.js';
-import type { SimFunction } from './workload.js';
-import { compileArrivals } from './workload.js';
+import { compileArrivals, type SimFunction } from './workload.js';
 
 export interface SeedPresetOptions {
   readonly repeat?: number;
@@ -89,7 +89,6 @@ export function runSeedPreset(o: SeedPresetOptions = {}): { cases: CaseResult[];
   return { cases: results, invocations };
 }
 
-
 /** `--json` cases: the report's shape plus the ENI and worker counts of every run. */
 export function seedCasesJson(cases: readonly CaseResult[]): unknown[] {
   return cases.map((r) => ({
@@ -101,9 +100,9 @@ export function seedCasesJson(cases: readonly CaseResult[]): unknown[] {
     workersCreated: r.workersCreated,
     enisPerRun: r.runs.map((x) => x.enisCreated),
     workersPerRun: r.runs.map((x) => x.workersCreated),
-    stats: { mean: r.stats.mean, median: r.stats.median, max: r.stats.max, min: r.stats.min, variance: r.stats.variance, p90: r.stats.p90, p99: r.stats.p99 },
+    stats: statsJson(r.stats),
     count: r.durationsMs.length,
     ...(r.sweep ? { sweep: r.sweep.map((s) => ({ memoryMb: s.memoryMb, stats: s.stats })) } : {}),
-    seed: SEED_CASES.find((c) => c.id === r.id)?.seed ?? SEED_CASES.find((c) => c.id === r.id)?.sweep ?? null,
+    seed: seedReference(r.id),
   }));
 }

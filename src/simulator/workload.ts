@@ -33,8 +33,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../cli/duration.js';
 import { Rng } from '../profiles/rng.js';
+import { parseDuration } from '../worker-manager/duration.js';
 import { keepAliveConfigSchema } from '../worker-manager/keep-alive.js';
 import type { Architecture } from './prices.js';
 import { parseSpecText, specFormat, SpecSyntaxError } from './spec-file.js';
@@ -419,6 +419,8 @@ const DAY_MS = 86_400_000;
 class PoissonArrivals implements ArrivalSource {
   private t: number;
   private readonly lambdaMax: number;
+  /** Upper bound of factor(t): the thinning envelope is ratePerSec × maxFactor. */
+  private readonly maxFactor: number;
   private readonly modulated: boolean;
   constructor(
     private readonly a: Extract<ArrivalsSpec, { kind: 'poisson' }>,
@@ -429,6 +431,7 @@ class PoissonArrivals implements ArrivalSource {
     const burstMax = Math.max(1, ...(a.bursts ?? []).map((b) => b.factor));
     const diurnalMax = 1 + (a.diurnal?.amplitude ?? 0);
     this.modulated = a.bursts !== undefined || a.diurnal !== undefined;
+    this.maxFactor = burstMax * diurnalMax;
     this.lambdaMax = (a.ratePerSec / 1000) * burstMax * diurnalMax;
   }
   private factor(t: number): number {
@@ -451,11 +454,10 @@ class PoissonArrivals implements ArrivalSource {
   next(): number {
     const end = Math.min(this.end, this.a.end ?? Infinity);
     if (this.lambdaMax <= 0) return Infinity;
-    const max = this.lambdaMax * 1000 / this.a.ratePerSec; // max factor
     for (;;) {
       this.t += -Math.log(1 - this.rng.next()) / this.lambdaMax;
       if (this.t >= end) return Infinity;
-      if (!this.modulated || this.rng.next() * max < this.factor(this.t)) return this.t;
+      if (!this.modulated || this.rng.next() * this.maxFactor < this.factor(this.t)) return this.t;
     }
   }
 }

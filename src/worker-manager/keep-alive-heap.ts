@@ -15,6 +15,7 @@ export interface TimerItem {
   heapIndex: number;
 }
 
+/** See the module comment: earliest `at` first, ties in push order. */
 export class TimerHeap<T extends TimerItem> {
   private readonly items: T[] = [];
   private seq = 0;

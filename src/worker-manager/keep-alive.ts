@@ -10,6 +10,7 @@
  *   Optimizing the Serverless Workload at a Large Cloud Provider", USENIX ATC '20 (keep-alive-hybrid.ts).
  */
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 import { HybridHistogramPolicy } from './keep-alive-hybrid.js';
 
 /** What a policy answers when an invocation ends. Reused object: policies write into it. */
@@ -92,6 +93,7 @@ export const hybridConfigSchema = z
   .refine((c) => c.headPercentile <= c.tailPercentile, { message: 'headPercentile must not exceed tailPercentile', path: ['headPercentile'] })
   .refine((c) => c.binMs <= c.rangeMs, { message: 'binMs must not exceed rangeMs', path: ['binMs'] });
 
+/** The fixed policy's parameters. */
 export const fixedConfigSchema = z.object({ policy: z.literal('fixed'), ttlMs: ms.default(600_000) }).strict();
 
 /** A keep-alive policy as configuration (JSON, CLI). */
@@ -108,16 +110,17 @@ export function createKeepAlivePolicy(config: KeepAliveConfigInput): KeepAlivePo
 
 /**
  * Parses the CLI form: `fixed`, `fixed:10m`/`fixed:600000` (ms), `hybrid`, or `hybrid:key=value,...`
- * with the hybrid keys above (durations in ms or with s/m/h suffix). Throws with a readable message.
+ * with the hybrid keys above (durations as `parseDuration` reads them: ms, or with an ms/s/m/h/d suffix).
+ * Throws with a readable message.
  */
 export function parseKeepAliveSpec(spec: string): KeepAliveConfig {
   const [kind, rest = ''] = spec.split(/:(.*)/s, 2) as [string, string?];
   const dur = (v: string, what: string): number => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-    if (!m) throw new Error(`${what}: "${v}" is not a duration (e.g. 600000, 30s, 10m, 4h)`);
-    const n = Number(m[1]);
-    const unit = m[2] ?? 'ms';
-    return n * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+    try {
+      return parseDuration(v);
+    } catch (err) {
+      throw new Error(`${what}: ${(err as Error).message}`);
+    }
   };
   if (kind === 'fixed') return keepAliveConfigSchema.parse({ policy: 'fixed', ...(rest ? { ttlMs: dur(rest, 'fixed TTL') } : {}) });
   if (kind === 'hybrid') {

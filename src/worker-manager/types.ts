@@ -106,7 +106,9 @@ export interface IdSource {
 /** The kinds of ids the core mints. */
 export type IdKind = 'worker' | 'sandbox' | 'eni';
 
+/** `provisioning` until provision-worker completes; `retiring`: no new placements, removed once empty. */
 export type WorkerState = 'provisioning' | 'ready' | 'retiring';
+/** `initializing` until create-sandbox completes; then `busy` with an invocation or `idle` (warm). */
 export type SandboxState = 'initializing' | 'idle' | 'busy';
 
 /** Counters since construction (cheap: also available through `WorkerManager.counters()`). */
@@ -127,6 +129,7 @@ export interface PlacementCounters {
   expirations: number;
 }
 
+/** One host in `FleetView`. */
 export interface HostView {
   id: string;
   memoryMb: number;
@@ -135,6 +138,7 @@ export interface HostView {
   workers: number;
 }
 
+/** One worker in `FleetView`. */
 export interface WorkerView {
   id: string;
   account: string;
@@ -149,6 +153,7 @@ export interface WorkerView {
   emptySince: number | null;
 }
 
+/** One sandbox in `FleetView` (also `WorkerManager.describeSandbox`). */
 export interface SandboxView {
   id: string;
   workerId: string;
@@ -164,6 +169,7 @@ export interface SandboxView {
   retired: boolean;
 }
 
+/** One ENI in `FleetView`, legacy (per worker) or hyperplane (per vpcKey). */
 export interface EniView {
   id: string;
   vpcKey: string;

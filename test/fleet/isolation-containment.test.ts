@@ -213,7 +213,7 @@ exports.handler = async (event) => {
         unshare: caps.tools.unshare ?? 'unshare',
         perl: caps.tools.perl ?? 'perl',
         setpriv: caps.tools.setpriv ?? 'setpriv',
-        procsFiles: [],
+        joinFiles: [],
         codeDir: code,
         runtimeDir: code,
         tmpMb: 8,

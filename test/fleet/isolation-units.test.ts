@@ -135,7 +135,7 @@ describe('limits and launcher', () => {
       unshare: '/usr/bin/unshare',
       perl: '/usr/bin/perl',
       setpriv: '/usr/bin/setpriv',
-      procsFiles: ['/cg/a/cgroup.procs'],
+      joinFiles: ['/cg/a/tasks'],
       codeDir: '/data/code/it\'s "odd" $(x)',
       runtimeDir: '/rt',
       tmpMb: 1024,
@@ -149,7 +149,7 @@ describe('limits and launcher', () => {
     assert.equal(command, '/usr/bin/unshare');
     assert.deepEqual(args.slice(0, 6), ['--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private']);
     const tail = args.slice(args.indexOf('--') + 1);
-    assert.deepEqual(tail.slice(0, 11), ['165,157,116,117,119', '200123', '/data/code/it\'s "odd" $(x)', '/rt', '1024', '64', '1', '/cg/a/cgroup.procs', '1', '/data', '/usr/bin/setpriv']);
+    assert.deepEqual(tail.slice(0, 11), ['165,157,116,117,119', '200123', '/data/code/it\'s "odd" $(x)', '/rt', '1024', '64', '1', '/cg/a/tasks', '1', '/data', '/usr/bin/setpriv']);
     assert.deepEqual(tail.slice(-2), ['/usr/bin/node', '/var/runtime/node/bootstrap.js']);
     assert.equal(initSyscalls('arm64')?.mount, 40);
     assert.equal(initSyscalls('s390x'), undefined);

@@ -110,6 +110,23 @@ export function sandboxDriverConformance(target: ConformanceTarget): void {
     );
 
     test(
+      'fails an invocation whose payload is not JSON, not the sandbox',
+      leakFree(async (_t, defer) => {
+        const driver = target.makeDriver();
+        defer(() => driver.close());
+        const sandbox = await driver.create(await target.makeSpec('echo'));
+        const out = await sandbox.invoke({ ...invocation({}), payload: Buffer.from('{not json') });
+        assert.equal(out.kind, 'error');
+        if (out.kind !== 'error') return;
+        assert.equal(out.fatal, false);
+        assert.equal(out.errorType, 'SyntaxError');
+        assert.equal(sandbox.state, 'idle');
+        const again = await sandbox.invoke(invocation({ ok: true }));
+        assert.deepEqual(JSON.parse(again.payload.toString()), { ok: true });
+      }),
+    );
+
+    test(
       'times out a handler past its deadline and marks the sandbox unusable',
       leakFree(async (_t, defer) => {
         const driver = target.makeDriver();

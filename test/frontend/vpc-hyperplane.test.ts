@@ -87,6 +87,20 @@ test(
 );
 
 test(
+  'hyperplane: deleting a function in another partition (aws-cn) deletes its ENI too',
+  leakFree(async (_t, defer) => {
+    const { lambkin, client } = await startTestServer(defer, HYPERPLANE);
+    const cn = client('AKIDEXAMPLE', 'cn-north-1');
+    const created = await createFn(cn, 'in-china', zip, { VpcConfig: { SubnetIds: SUBNETS, SecurityGroupIds: SG_A } });
+    assert.match(created.FunctionArn ?? '', /^arn:aws-cn:lambda:cn-north-1:/);
+    await active(cn, 'in-china');
+    assert.equal((await fleetOf(lambkin.url)).enis.length, 1);
+    await cn.send(new DeleteFunctionCommand({ FunctionName: 'in-china' }));
+    assert.equal((await fleetOf(lambkin.url)).enis.length, 0, 'nobody uses it any more');
+  }),
+);
+
+test(
   'hyperplane: ENIs of existing VPC functions are re-created at start-up; legacy mode never waits',
   leakFree(async (_t, defer) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'lambkin-vpc-'));

@@ -56,7 +56,7 @@ const cpuBoundZip = (iterations: number) =>
 
 describe('lambkin advise --endpoint (measured on a running lambkin with cgroups)', { skip }, () => {
   test(
-    'CPU-bound: 256 MB is ≥ 4× slower than 1769 MB; MemorySize restored; a recommendation is printed',
+    'CPU-bound: 128 MB is ≥ 4× slower than 1769 MB; MemorySize restored; a recommendation is printed',
     { timeout: 60_000 },
     leakFree(async (_t, defer) => {
       const s = await startTestServer(defer, { isolation: 'cgroups' });
@@ -68,7 +68,7 @@ describe('lambkin advise --endpoint (measured on a running lambkin with cgroups)
         target: name,
         endpoint: s.lambkin.url,
         credentials,
-        candidates: [256, 1769],
+        candidates: [128, 1769],
         invocations: 3,
         ratePerSec: 0.1,
         durationMs: 600_000,
@@ -80,21 +80,22 @@ describe('lambkin advise --endpoint (measured on a running lambkin with cgroups)
         stderr: err.stream,
       });
       const measured = a.measured?.points ?? [];
-      assert.deepEqual(measured.map((p) => p.memoryMb), [256, 1769], err.text());
+      assert.deepEqual(measured.map((p) => p.memoryMb), [128, 1769], err.text());
       const at = (m: number) => measured.find((p) => p.memoryMb === m)!;
       for (const p of measured) assert.equal(p.invocations, 3, 'three warm durations per size (cold starts left out)');
-      // CPU is MemorySize/1769 of a core: 256 MB gets 14.5% of one, ~6.9× slower for pure CPU work.
-      const ratio = at(256).meanMs / at(1769).meanMs;
-      assert.ok(ratio >= 4, `256 MB: ${at(256).meanMs.toFixed(1)} ms, 1769 MB: ${at(1769).meanMs.toFixed(1)} ms (×${ratio.toFixed(2)})`);
+      // CPU is MemorySize/1769 of a core: 128 MB gets 7.2% of one, ~13.8× slower for pure CPU work. On a busy
+      // machine the 1769 MB sandbox may get less than its full core, so the bound leaves room below 13.8×.
+      const ratio = at(128).meanMs / at(1769).meanMs;
+      assert.ok(ratio >= 4, `128 MB: ${at(128).meanMs.toFixed(1)} ms, 1769 MB: ${at(1769).meanMs.toFixed(1)} ms (×${ratio.toFixed(2)})`);
       // The simulation uses the measured durations.
-      assert.equal(a.rows.find((r) => r.memoryMb === 256 && r.variant === 'none')!.handlerMeanMs, at(256).meanMs);
+      assert.equal(a.rows.find((r) => r.memoryMb === 128 && r.variant === 'none')!.handlerMeanMs, at(128).meanMs);
       // The function is back at its own MemorySize, and the update has settled.
       const cfg = await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
       assert.equal(cfg.MemorySize, 512);
       assert.equal(cfg.LastUpdateStatus, 'Successful');
       assert.equal(a.measured?.originalMemoryMb, 512);
       assert.match(out.text(), /handler durations measured on http:\/\/\S+ .*restored to 512 MB/);
-      assert.match(out.text(), /recommended MemorySize for --optimize mean: (256|1769) MB/);
+      assert.match(out.text(), /recommended MemorySize for --optimize mean: (128|1769) MB/);
       assert.equal(a.recommendation.mean.memoryMb, 1769, 'for a CPU-bound handler, more CPU is faster');
     }),
   );
@@ -107,14 +108,14 @@ describe('lambkin advise --endpoint (measured on a running lambkin with cgroups)
       const name = 'cpu-bound-interrupted';
       await createFn(s.lambda, name, cpuBoundZip(calibrate(20)), { MemorySize: 1024, Timeout: 30 });
       const abort = new AbortController();
-      // Abort as soon as an invocation has run at 256 MB, while the next one is in flight.
-      const ran = nextLog(s.lambkin, name, /^REPORT .*Memory Size: 256 MB/);
+      // Abort as soon as an invocation has run at 128 MB, while the next one is in flight.
+      const ran = nextLog(s.lambkin, name, /^REPORT .*Memory Size: 128 MB/);
       const err = sink();
       const run = runAdviseCommand({
         target: name,
         endpoint: s.lambkin.url,
         credentials,
-        candidates: [256, 1769],
+        candidates: [128, 1769],
         invocations: 1000,
         optimize: 'mean',
         seed: 1,
@@ -126,7 +127,7 @@ describe('lambkin advise --endpoint (measured on a running lambkin with cgroups)
       });
       await ran;
       const during = await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));
-      assert.equal(during.MemorySize, 256);
+      assert.equal(during.MemorySize, 128);
       abort.abort();
       await assert.rejects(run, AdviseInterrupted);
       const cfg = await s.lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }));

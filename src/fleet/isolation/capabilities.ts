@@ -15,6 +15,7 @@ export type IsolationRequest = 'auto' | 'none' | 'cgroups' | 'namespaces';
 /** The controllers a sandbox cgroup needs; `freezer` (v1) only makes kills race-free and is optional. */
 export const REQUIRED_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
+/** One mounted cgroup v1 hierarchy. */
 export interface CgroupV1Mount {
   /** Where the hierarchy is mounted, e.g. /sys/fs/cgroup/memory. */
   readonly mountPoint: string;
@@ -24,6 +25,7 @@ export interface CgroupV1Mount {
   readonly controllers: readonly string[];
 }
 
+/** The cgroup file system as lambkin's own process sees it. */
 export interface CgroupInfo {
   /** 2 when /sys/fs/cgroup is the unified hierarchy; 1 when v1 controllers are mounted (hybrid counts as 1). */
   readonly version: 1 | 2 | undefined;
@@ -37,6 +39,7 @@ export interface CgroupInfo {
   readonly ownPaths: Readonly<Record<string, string>>;
 }
 
+/** Everything detectCapabilities() found out about this machine. */
 export interface HostCapabilities {
   readonly platform: NodeJS.Platform;
   readonly uid: number | undefined;
@@ -193,6 +196,7 @@ export function namespacesUnavailable(caps: HostCapabilities): string | undefine
   return undefined;
 }
 
+/** The isolation level to run at, and why it is not the strongest. */
 export interface ResolvedLevel {
   readonly level: IsolationLevel;
   /** Why the level is weaker than full isolation (undefined at cgroups+namespaces). */

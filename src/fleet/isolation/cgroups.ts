@@ -26,6 +26,7 @@ export function cpuQuotaUs(cpus: number): number {
   return Math.max(1000, Math.round(cpus * CPU_PERIOD_US));
 }
 
+/** What a sandbox cgroup enforces. */
 export interface SandboxLimits {
   readonly memoryMb: number;
   readonly cpus: number;
@@ -34,8 +35,13 @@ export interface SandboxLimits {
 
 /** One sandbox's cgroup (one directory per v1 hierarchy, one in v2). */
 export interface SandboxCgroup {
-  /** Files to write a pid into to put it in this cgroup (all hierarchies). */
-  readonly procsFiles: readonly string[];
+  /**
+   * Files the sandbox's first process writes `0` into to move itself into this cgroup (one per
+   * hierarchy); it must be single-threaded. v1: `tasks`, which moves only the writing thread and so
+   * skips the global lock a `cgroup.procs` write takes (and its RCU grace period, ~10 ms). v2:
+   * `cgroup.procs` (a thread may not leave its domain there).
+   */
+  readonly joinFiles: readonly string[];
   /** Directories of this cgroup (for tests and doctor output). */
   readonly dirs: readonly string[];
   /** Processes the kernel's OOM killer killed in this cgroup; undefined on kernels that do not count them. */
@@ -56,6 +62,7 @@ export interface SandboxCgroup {
   remove(): Promise<void>;
 }
 
+/** This lambkin instance's cgroup tree: workers and their sandboxes, for one cgroup version. */
 export interface CgroupManager {
   readonly version: 1 | 2;
   /** `lambkin/<instance>` directories, one per hierarchy. */
@@ -138,6 +145,22 @@ async function until(done: () => boolean, limitMs: number, onRetry?: () => void)
     wait = Math.min(50, wait * 2);
   }
   return true;
+}
+
+/** SIGKILLs `pids()` until `empty()`; throws if processes survive 10 s of that. */
+async function killUntilEmpty(pids: () => number[], empty: () => boolean, where: string): Promise<void> {
+  if (!(await until(empty, 10_000, () => killPids(pids())))) throw new Error(`processes survive in cgroup ${where}: ${pids().join(', ')}`);
+}
+
+/** The memoized `remove` of a sandbox cgroup: killAll, rmdir its directories, then `forget` it. */
+function remover(killAll: () => Promise<void>, dirs: readonly string[], forget: () => void): () => Promise<void> {
+  let removed: Promise<void> | undefined;
+  return () =>
+    (removed ??= (async () => {
+      await killAll();
+      for (const d of dirs) await removeDir(d);
+      forget();
+    })());
 }
 
 /** rmdir that waits out EBUSY (the last process is still being reaped) and ignores a missing dir. */
@@ -255,13 +278,14 @@ class V1Manager implements CgroupManager {
     checkName('worker', workerId);
     if (this.workers.has(workerId)) return;
     for (const d of this.dirsFor(workerId)) mkdirSync(d, { recursive: true });
-    this.workers.add(workerId);
     if (capacityMb !== undefined) {
       const mem = this.dir('memory', workerId);
       const bytes = String(capacityMb * 1024 * 1024);
       write(join(mem, 'memory.limit_in_bytes'), bytes);
       tryWrite(join(mem, 'memory.memsw.limit_in_bytes'), bytes);
     }
+    // Last: a worker whose limit could not be written is retried, not taken as done.
+    this.workers.add(workerId);
   }
 
   async removeWorker(workerId: string): Promise<void> {
@@ -295,9 +319,19 @@ class V1Manager implements CgroupManager {
     }
     const procsFiles = dirs.map((d) => join(d, 'cgroup.procs'));
     const allPids = () => [...new Set(procsFiles.flatMap(pidsIn))];
-    let removed: Promise<void> | undefined;
+    const killAll = async (): Promise<void> => {
+      if (freezer && allPids().length > 0) {
+        // Frozen processes cannot fork, so one pass kills a fork bomb; SIGKILL lands when thawed.
+        if (tryWrite(join(freezer, 'freezer.state'), 'FROZEN')) {
+          await until(() => readText(join(freezer, 'freezer.state'))?.trim() === 'FROZEN', 1000);
+        }
+        killPids(allPids());
+        tryWrite(join(freezer, 'freezer.state'), 'THAWED');
+      }
+      await killUntilEmpty(allPids, () => allPids().length === 0, mem);
+    };
     const sandbox: SandboxCgroup = {
-      procsFiles,
+      joinFiles: dirs.map((d) => join(d, 'tasks')),
       dirs,
       oomKills: () => keyed(join(mem, 'memory.oom_control'), 'oom_kill'),
       limitHits: () => readNumber(join(mem, 'memory.failcnt')) ?? 0,
@@ -308,26 +342,8 @@ class V1Manager implements CgroupManager {
       pids: allPids,
       pidsCurrent: () => readNumber(join(pids, 'pids.current')) ?? 0,
       forksRefused: () => keyed(join(pids, 'pids.events'), 'max') ?? 0,
-      killAll: async () => {
-        if (freezer && allPids().length > 0) {
-          // Frozen processes cannot fork, so one pass kills a fork bomb; SIGKILL lands when thawed.
-          if (tryWrite(join(freezer, 'freezer.state'), 'FROZEN')) {
-            await until(() => readText(join(freezer, 'freezer.state'))?.trim() === 'FROZEN', 1000);
-          }
-          killPids(allPids());
-          tryWrite(join(freezer, 'freezer.state'), 'THAWED');
-        }
-        const empty = await until(() => allPids().length === 0, 10_000, () => killPids(allPids()));
-        if (!empty) throw new Error(`processes survive in cgroup ${mem}: ${allPids().join(', ')}`);
-      },
-      remove: () => {
-        removed ??= (async () => {
-          await sandbox.killAll();
-          for (const d of dirs) await removeDir(d);
-          this.sandboxes.delete(sandbox);
-        })();
-        return removed;
-      },
+      killAll,
+      remove: remover(killAll, dirs, () => this.sandboxes.delete(sandbox)),
     };
     this.sandboxes.add(sandbox);
     return sandbox;
@@ -379,11 +395,12 @@ class V2Manager implements CgroupManager {
     const dir = join(this.base, workerId);
     mkdirSync(dir, { recursive: true });
     enableControllers(dir, false);
-    this.workers.add(workerId);
     if (capacityMb !== undefined) {
       write(join(dir, 'memory.max'), String(capacityMb * 1024 * 1024));
       tryWrite(join(dir, 'memory.swap.max'), '0');
     }
+    // Last: a worker whose limit could not be written is retried, not taken as done.
+    this.workers.add(workerId);
   }
 
   async removeWorker(workerId: string): Promise<void> {
@@ -410,9 +427,20 @@ class V2Manager implements CgroupManager {
     }
     const procs = join(dir, 'cgroup.procs');
     const populated = () => keyed(join(dir, 'cgroup.events'), 'populated') !== 0 && pidsIn(procs).length > 0;
-    let removed: Promise<void> | undefined;
+    const killAll = async (): Promise<void> => {
+      if (pidsIn(procs).length === 0) return;
+      // cgroup.kill (Linux 5.14+) kills the whole subtree atomically; else freeze, kill, thaw.
+      if (!tryWrite(join(dir, 'cgroup.kill'), '1')) {
+        if (tryWrite(join(dir, 'cgroup.freeze'), '1')) {
+          await until(() => keyed(join(dir, 'cgroup.events'), 'frozen') === 1, 1000);
+        }
+        killPids(pidsIn(procs));
+        tryWrite(join(dir, 'cgroup.freeze'), '0');
+      }
+      await killUntilEmpty(() => pidsIn(procs), () => !populated(), dir);
+    };
     const sandbox: SandboxCgroup = {
-      procsFiles: [procs],
+      joinFiles: [procs],
       dirs: [dir],
       oomKills: () => keyed(join(dir, 'memory.events'), 'oom_kill'),
       limitHits: () => keyed(join(dir, 'memory.events'), 'max') ?? 0,
@@ -423,27 +451,8 @@ class V2Manager implements CgroupManager {
       pids: () => pidsIn(procs),
       pidsCurrent: () => readNumber(join(dir, 'pids.current')) ?? 0,
       forksRefused: () => keyed(join(dir, 'pids.events'), 'max') ?? 0,
-      killAll: async () => {
-        if (pidsIn(procs).length === 0) return;
-        // cgroup.kill (Linux 5.14+) kills the whole subtree atomically; else freeze, kill, thaw.
-        if (!tryWrite(join(dir, 'cgroup.kill'), '1')) {
-          if (tryWrite(join(dir, 'cgroup.freeze'), '1')) {
-            await until(() => keyed(join(dir, 'cgroup.events'), 'frozen') === 1, 1000);
-          }
-          killPids(pidsIn(procs));
-          tryWrite(join(dir, 'cgroup.freeze'), '0');
-        }
-        const empty = await until(() => !populated(), 10_000, () => killPids(pidsIn(procs)));
-        if (!empty) throw new Error(`processes survive in cgroup ${dir}: ${pidsIn(procs).join(', ')}`);
-      },
-      remove: () => {
-        removed ??= (async () => {
-          await sandbox.killAll();
-          await removeDir(dir);
-          this.sandboxes.delete(sandbox);
-        })();
-        return removed;
-      },
+      killAll,
+      remove: remover(killAll, [dir], () => this.sandboxes.delete(sandbox)),
     };
     this.sandboxes.add(sandbox);
     return sandbox;

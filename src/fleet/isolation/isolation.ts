@@ -31,6 +31,7 @@ export const DEFAULT_EPHEMERAL_MB = 512;
 
 const RUNTIMES_DIR = fileURLToPath(new URL('../../runtimes/', import.meta.url));
 
+/** How to isolate sandboxes; every field has a default. */
 export interface IsolationOptions {
   /** Default `auto`: the strongest level this machine supports. */
   readonly request?: IsolationRequest;
@@ -182,47 +183,57 @@ export class Isolation {
     const cgroups = this.cgroups;
     if (!cgroups || this.level === 'none') return undefined;
     const caps = this.capabilities;
-    const cgroup = cgroups.createSandbox(spec.workerId ?? DEFAULT_WORKER, spec.sandboxId, {
-      memoryMb: spec.memoryMb,
-      cpus: cpusFor(spec.memoryMb, caps.cores),
-      pids: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
-    });
-    const sh = caps.tools.sh ?? '/bin/sh';
-    const oomBaseline = cgroup.oomKills() ?? 0;
-    const oomKilled = () => {
-      const kills = cgroup.oomKills();
-      // Kernels before 4.13 (v1) do not count OOM kills: a hit limit is the best evidence there is.
-      return kills === undefined ? cgroup.limitHits() > 0 : kills > oomBaseline;
+    const namespaces = this.level === 'cgroups+namespaces';
+    // Taken first: if no uid is free, no cgroup is left behind.
+    const uid = namespaces ? this.takeUid() : undefined;
+    let cgroup: SandboxCgroup;
+    try {
+      cgroup = cgroups.createSandbox(spec.workerId ?? DEFAULT_WORKER, spec.sandboxId, {
+        memoryMb: spec.memoryMb,
+        cpus: cpusFor(spec.memoryMb, caps.cores),
+        pids: this.options.pidsMax ?? DEFAULT_PIDS_MAX,
+      });
+    } catch (err) {
+      if (uid !== undefined) this.uidsInUse.delete(uid);
+      throw err;
+    }
+    const common = {
+      cgroup,
+      oomKilled: () => {
+        // The cgroup is new, so any OOM kill it counts is this sandbox's.
+        const kills = cgroup.oomKills();
+        // Kernels before 4.13 (v1) do not count OOM kills: a hit limit is the best evidence there is.
+        return kills === undefined ? cgroup.limitHits() > 0 : kills > 0;
+      },
+      peakMb: () => cgroup.peakMb(),
+      killAll: () => cgroup.killAll(),
     };
-    let released: Promise<void> | undefined;
-    if (this.level === 'cgroups') {
+    if (uid === undefined) {
+      const sh = caps.tools.sh ?? '/bin/sh';
       return {
+        ...common,
         uid: undefined,
         taskRoot: spec.codeDir,
         runtimeDir: undefined,
         statusFd: false,
-        cgroup,
-        launch: (command, args) => ({ ...cgroupLaunch(sh, cgroup.procsFiles, command, args), env: {} }),
-        oomKilled,
-        peakMb: () => cgroup.peakMb(),
-        killAll: () => cgroup.killAll(),
-        release: () => (released ??= cgroup.remove()),
+        launch: (command, args) => ({ ...cgroupLaunch(sh, cgroup.joinFiles, command, args), env: {} }),
+        release: () => cgroup.remove(),
       };
     }
-    const uid = this.takeUid();
     const runtimeDir = this.runtimeDir as string;
+    let released: Promise<void> | undefined;
     return {
+      ...common,
       uid,
       taskRoot: SANDBOX_TASK_ROOT,
       runtimeDir: SANDBOX_RUNTIME_DIR,
       statusFd: true,
-      cgroup,
       launch: (command, args) => ({
         ...namespaceLaunch({
           unshare: caps.tools.unshare ?? 'unshare',
           perl: caps.tools.perl ?? 'perl',
           setpriv: caps.tools.setpriv ?? 'setpriv',
-          procsFiles: cgroup.procsFiles,
+          joinFiles: cgroup.joinFiles,
           codeDir: spec.codeDir,
           runtimeDir,
           tmpMb: spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB,
@@ -234,12 +245,11 @@ export class Isolation {
         }),
         env: { PERL_BADLANG: '0' },
       }),
-      oomKilled,
-      peakMb: () => cgroup.peakMb(),
-      killAll: () => cgroup.killAll(),
+      // Memoized so a second call cannot free the uid again once another sandbox holds it.
       release: () =>
-        (released ??= cgroup.remove().finally(() => {
-          // Only now: no process of this uid is left, so the uid cannot pass another sandbox's check.
+        (released ??= cgroup.remove().then(() => {
+          // Only once no process of this uid is left (a failed removal keeps it taken), so the uid
+          // cannot pass another sandbox's Runtime API check.
           this.uidsInUse.delete(uid);
         })),
     };

@@ -1,13 +1,17 @@
 /**
  * The command lines that start a runtime inside its sandbox. Race-free by construction: the first
- * process of the sandbox writes its own pid into the sandbox's cgroup and only then starts anything
- * else, so every process of the sandbox, the runtime included, starts inside the cgroup. With cgroups
+ * process of the sandbox moves itself into the sandbox's cgroup and only then starts anything else,
+ * so every process of the sandbox, the runtime included, starts inside the cgroup. With cgroups
  * only, that first process is a shell that then execs the runtime.
+ * It writes `0` ("the writing task") into each join file (SandboxCgroup.joinFiles). On cgroup v1
+ * those are `tasks` files: moving just the current thread of a single-threaded process is the one
+ * migration the kernel does without its global threadgroup lock, whose writer waits for an RCU grace
+ * period (10–15 ms per sandbox measured on a 2-vCPU VM; see bench/isolation-cold-start.ts).
  *
  * With namespaces, the chain is
  *   unshare (new PID + mount namespace, fresh /proc) → perl (PID 1: a tiny init) → fork: drop to the
  *   sandbox's uid (setgroups/setresgid/setresuid, empty capability bounding set, no_new_privs) → the runtime.
- * The init joins the cgroup (writing its own pid, which the kernel reads in the writer's PID namespace),
+ * The init joins the cgroup (it is single-threaded, as the v1 `tasks` join needs),
  * makes the mounts with mount(2) and drops privileges with direct syscalls (on architectures whose
  * numbers it does not know: mount(8) and setpriv(1), a few ms slower), reports the
  * runtime's real exit status on fd 3 (util-linux 2.38's unshare turns a child killed by a signal into
@@ -17,16 +21,20 @@
  */
 import { constants } from 'node:os';
 
-/** Where things appear inside a namespaced sandbox, as on Lambda. */
+/** Where the function's code appears inside a namespaced sandbox, as on Lambda. */
 export const SANDBOX_TASK_ROOT = '/var/task';
+/** Where the runtime clients appear inside a namespaced sandbox. */
 export const SANDBOX_RUNTIME_DIR = '/var/runtime';
 
 /** Exit status of the launcher when it could not set the sandbox up (distinct from any runtime's). */
 export const LAUNCH_FAILED = 125;
 
-/** `sh -c JOIN lambkin-sandbox N file1..fileN command args...`: joins the cgroup, then execs the command. */
+/**
+ * `sh -c JOIN lambkin-sandbox N file1..fileN command args...`: joins the cgroup, then execs the command.
+ * `echo` is a builtin, so the shell itself (not a child) is the task that `0` moves.
+ */
 export const JOIN_CGROUP_SCRIPT =
-  'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
+  'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
 
 /** Syscall numbers the init uses directly: mount, prctl, setgroups, setresuid, setresgid. */
 export interface InitSyscalls {
@@ -46,7 +54,7 @@ export function initSyscalls(arch: string = process.arch): InitSyscalls | undefi
 
 /**
  * PID 1 of a namespaced sandbox, run as root by unshare. Arguments:
- * `SYSCALLS UID TASK RUNTIME TMP_MB SHM_MB N procs-file×N M hidden-dir×M SETPRIV command args...`
+ * `SYSCALLS UID TASK RUNTIME TMP_MB SHM_MB N join-file×N M hidden-dir×M SETPRIV command args...`
  * where SYSCALLS is `mount,prctl,setgroups,setresuid,setresgid` or `0`.
  * Bind mounts come first: their sources may live under /tmp, which the private /tmp then hides.
  */
@@ -54,12 +62,12 @@ export const INIT_PERL = String.raw`
 my ($nrs, $id, $task, $rt, $tmp, $shm) = splice(@ARGV, 0, 6);
 $id = 0 + $id;
 my ($nr, $prctl, $setgroups, $setresuid, $setresgid) = map { 0 + $_ } split(/,/, $nrs);
-my @procs = splice(@ARGV, 0, shift @ARGV);
+my @join = splice(@ARGV, 0, shift @ARGV);
 my @hidden = splice(@ARGV, 0, shift @ARGV);
 my $setpriv = shift @ARGV;
 open(my $st, ">&=", 3) or die "lambkin-init: no status fd: $!\n";
 sub fail { print STDERR "lambkin-init: $_[0]\n"; print $st "exit 125\n"; exit 125 }
-for my $f (@procs) { open(my $h, ">", $f) or fail("cgroup $f: $!"); print $h "$$\n"; close($h) or fail("cgroup $f: $!") }
+for my $f (@join) { open(my $h, ">", $f) or fail("cgroup $f: $!"); print $h "0\n"; close($h) or fail("cgroup $f: $!") }
 sub mnt {
   my ($src, $dst, $type, $flags, $data, @cli) = @_;
   if ($nr) { return 1 if syscall($nr, $src, $dst, $type, $flags, $data) == 0; return 0 }
@@ -102,11 +110,13 @@ while (1) {
 exit 0;
 `;
 
+/** Everything the cgroups+namespaces launcher needs, each passed to its init as an argument. */
 export interface NamespaceLaunch {
   readonly unshare: string;
   readonly perl: string;
   readonly setpriv: string;
-  readonly procsFiles: readonly string[];
+  /** SandboxCgroup.joinFiles. */
+  readonly joinFiles: readonly string[];
   readonly codeDir: string;
   readonly runtimeDir: string;
   readonly tmpMb: number;
@@ -124,8 +134,8 @@ function syscallArg(n: InitSyscalls | undefined): string {
 }
 
 /** argv for the cgroups level: join the cgroup, exec the runtime. */
-export function cgroupLaunch(sh: string, procsFiles: readonly string[], command: string, args: readonly string[]): { command: string; args: string[] } {
-  return { command: sh, args: ['-c', JOIN_CGROUP_SCRIPT, 'lambkin-sandbox', String(procsFiles.length), ...procsFiles, command, ...args] };
+export function cgroupLaunch(sh: string, joinFiles: readonly string[], command: string, args: readonly string[]): { command: string; args: string[] } {
+  return { command: sh, args: ['-c', JOIN_CGROUP_SCRIPT, 'lambkin-sandbox', String(joinFiles.length), ...joinFiles, command, ...args] };
 }
 
 /**
@@ -153,8 +163,8 @@ export function namespaceLaunch(o: NamespaceLaunch): { command: string; args: st
       o.runtimeDir,
       String(o.tmpMb),
       String(o.shmMb),
-      String(o.procsFiles.length),
-      ...o.procsFiles,
+      String(o.joinFiles.length),
+      ...o.joinFiles,
       String(o.hiddenPaths.length),
       ...o.hiddenPaths,
       o.setpriv,

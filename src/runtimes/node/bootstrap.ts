@@ -19,6 +19,12 @@ import type { UserHandler } from './user-function.js';
 
 type Callback = (err?: unknown, result?: unknown) => void;
 
+/** Where uncaught errors go: /init/error during init, the current invocation's /error after. */
+interface ErrorCallbacks {
+  uncaughtException: (e: unknown) => void;
+  unhandledRejection: (e: unknown) => void;
+}
+
 interface CallbackContext {
   callbackWaitsForEmptyEventLoop: boolean;
   succeed: (result?: unknown) => void;
@@ -70,17 +76,13 @@ class Runtime {
   readonly #client: RapidClient;
   readonly #handler: UserHandler;
   readonly #isAsync: boolean;
-  readonly #errorCallbacks: { uncaughtException: (e: unknown) => void; unhandledRejection: (e: unknown) => void };
+  readonly #errorCallbacks: ErrorCallbacks;
 
-  constructor(client: RapidClient, handler: UserHandler, errorCallbacks: Runtime['errorCallbacks']) {
+  constructor(client: RapidClient, handler: UserHandler, errorCallbacks: ErrorCallbacks) {
     this.#client = client;
     this.#handler = handler;
     this.#isAsync = isAsyncFunction(handler);
     this.#errorCallbacks = errorCallbacks;
-  }
-
-  get errorCallbacks(): { uncaughtException: (e: unknown) => void; unhandledRejection: (e: unknown) => void } {
-    return this.#errorCallbacks;
   }
 
   scheduleIteration(): void {
@@ -249,7 +251,7 @@ async function main(): Promise<void> {
       () => process.exit(code),
     );
   };
-  const errorCallbacks = {
+  const errorCallbacks: ErrorCallbacks = {
     uncaughtException: (error: unknown) => postInitErrorAndExit(error, EXIT_UNCAUGHT_EXCEPTION),
     unhandledRejection: (error: unknown) => postInitErrorAndExit(error, EXIT_UNHANDLED_REJECTION),
   };

@@ -17,6 +17,7 @@ export interface RapidAnswer {
   body: string;
 }
 
+/** The Runtime API at AWS_LAMBDA_RUNTIME_API (`host:port`), one request at a time. */
 export class RapidClient {
   readonly #host: string;
   readonly #port: number;

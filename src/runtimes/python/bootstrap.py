@@ -22,6 +22,7 @@ import os
 import sys
 import time
 import traceback
+from urllib.parse import quote as _url_quote  # already loaded by http.client
 
 ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 XRAY_ERROR_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
@@ -170,9 +171,7 @@ class RuntimeClient(object):
 
 
 def _quote(s):
-    from urllib.parse import quote
-
-    return quote(s, safe="")
+    return _url_quote(s, safe="")
 
 
 def _header_safe(value):
@@ -549,6 +548,8 @@ def main():
         except Exception as e:
             _fatal("waiting for the next invocation failed", e)
         invoke_id = headers.get("Lambda-Runtime-Aws-Request-Id")
+        if not invoke_id:
+            _fatal("invocation without Lambda-Runtime-Aws-Request-Id", dict(headers))
         _GLOBAL_AWS_REQUEST_ID = invoke_id
         trace_id = headers.get("Lambda-Runtime-Trace-Id")
         if trace_id is not None:
