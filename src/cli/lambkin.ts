@@ -258,6 +258,9 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   enis.start();
   controller.start();
   queue.pump();
+  // Code left by a server that stopped without its final clean-up (a crash, a kill). Only at start-up:
+  // later, retired sandboxes may still be running from code an update replaced. close() waits for it.
+  registry.collectGarbage().catch((e: unknown) => log(`lambkin: code clean-up failed: ${String(e)}`));
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -3,7 +3,7 @@
  * what it had opened already, so an embedding program is left with no socket open.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,5 +24,22 @@ void test(
     // A closed handle leaves the list in libuv's close phase, a few loop turns after close() resolved.
     for (let i = 0; i < 50 && udpSockets() > before; i++) await new Promise((r) => setImmediate(r));
     assert.equal(udpSockets(), before, 'the X-Ray daemon socket is closed');
+  }),
+);
+
+void test(
+  "start-up removes code no function references (left by a server that was killed before its clean-up)",
+  leakFree(async (_t, defer) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'lambkin-gc-'));
+    defer(() => rmSync(dataDir, { recursive: true, force: true }));
+    const orphan = 'ab'.repeat(32);
+    mkdirSync(join(dataDir, 'code', orphan), { recursive: true });
+    writeFileSync(join(dataDir, 'code', orphan, 'index.js'), 'exports.handler = async () => 1;');
+    writeFileSync(join(dataDir, 'code', `${orphan}.zip`), 'not really a zip');
+    await startTestServer(defer, { dataDir });
+    // The clean-up runs in the background right after start-up (close() would also collect: check before it).
+    const left = () => readdirSync(join(dataDir, 'code')).filter((n) => n.startsWith(orphan));
+    for (let i = 0; i < 200 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(left(), []);
   }),
 );
