@@ -19,3 +19,9 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Hyperplane mode with the aws-2019 ENI delay shrunk to ~0.4–0.7 s, and the VPC ids the VPC tests use. */
+export const HYPERPLANE = { vpcMode: 'hyperplane', latencyProfile: 'aws-2019', timeScale: 0.05, seed: 3 } as const;
+export const SUBNETS = ['subnet-11111111', 'subnet-22222222'];
+export const SG_A = ['sg-aaaaaaaa'];
+export const SG_B = ['sg-bbbbbbbb'];

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { CreateFunctionCommand, InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { BatchGetTracesCommand, GetTraceSummariesCommand, XRayClient, type Trace } from '@aws-sdk/client-xray';
 import { leakFree, type Defer } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
+import { createFn } from '../helpers/lambda.js';
 import type { StartOptions } from '../../src/cli/lambkin.js';
 
-const ROLE = 'arn:aws:iam::000000000000:role/lambda-role';
 const NODE_MODULES = join(dirname(fileURLToPath(import.meta.url)), '../../../node_modules');
 
 interface SegmentDoc {
@@ -35,18 +35,9 @@ async function start(defer: Defer, options: StartOptions = {}) {
   return { ...server, xray };
 }
 
-async function createTraced(lambda: LambdaClient, name: string, source: string, extra: Partial<ConstructorParameters<typeof CreateFunctionCommand>[0]> = {}) {
-  return lambda.send(
-    new CreateFunctionCommand({
-      FunctionName: name,
-      Runtime: 'nodejs20.x',
-      Handler: 'index.handler',
-      Role: ROLE,
-      Code: { ZipFile: makeZip({ 'index.js': source }) },
-      TracingConfig: { Mode: 'Active' },
-      ...extra,
-    }),
-  );
+/** A Node.js function with TracingConfig Active (unless `extra` says otherwise). */
+function createTraced(lambda: LambdaClient, name: string, source: string, extra: Parameters<typeof createFn>[3] = {}) {
+  return createFn(lambda, name, makeZip({ 'index.js': source }), { TracingConfig: { Mode: 'Active' }, ...extra });
 }
 
 /** Every segment of a trace, parsed. */

@@ -22,12 +22,8 @@ import { leakFree } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 import { createFn, json, rejectsAws } from '../helpers/lambda.js';
-import { fleetOf } from './placement-fleet.js';
+import { HYPERPLANE, SG_A, SG_B, SUBNETS, fleetOf } from './placement-fleet.js';
 
-const HYPERPLANE = { vpcMode: 'hyperplane', latencyProfile: 'aws-2019', timeScale: 0.05, seed: 3 } as const;
-const SUBNETS = ['subnet-11111111', 'subnet-22222222'];
-const SG_A = ['sg-aaaaaaaa'];
-const SG_B = ['sg-bbbbbbbb'];
 const zip = makeZip({ 'index.js': 'exports.handler = async () => process.env.CONFIG ?? "none";\n' });
 
 const waitOpts = (lambda: LambdaClient) => ({ client: lambda, maxWaitTime: 20, minDelay: 1, maxDelay: 1 });
