@@ -258,18 +258,31 @@ exports.handler = async () => process.pid;`,
 );
 
 void test(
-  'an init longer than initTimeoutMs fails the invocation',
-  serverGroup({ initTimeoutMs: 500 }, async (_t, { lambda, lambkin }) => {
-    await createFn(lambda, 'init-slow', makeZip({ 'index.mjs': `await new Promise((r) => setTimeout(r, 30000));\nexport const handler = async () => 'never';\n` }));
-    const started = Date.now();
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'init-slow', LogType: 'Tail' }));
-    assert.ok(Date.now() - started < 10_000, 'failed at the init timeout, not later');
-    assert.equal(out.StatusCode, 200);
-    assert.equal(out.FunctionError, 'Unhandled');
-    const doc = json(out.Payload) as { errorType: string; errorMessage: string };
-    assert.equal(doc.errorType, 'Sandbox.Timedout');
-    assert.equal(doc.errorMessage, 'Init timed out after 0.50 seconds');
-    assert.match(tail(out.LogResult), /INIT_REPORT Init Duration: .*Status: error/);
-    assert.deepEqual(sandboxesOf(lambkin.workerManager.view(), 'init-slow'), [], 'the failed sandbox is not kept');
+  'an init longer than initTimeoutMs is retried once under the function timeout, as Lambda does',
+  serverGroup({ initTimeoutMs: 500 }, async (t, { lambda, lambkin }) => {
+    await t.test('an init that never finishes fails with the function timeout', async () => {
+      await createFn(lambda, 'init-slow', makeZip({ 'index.mjs': `await new Promise((r) => setTimeout(r, 30000));\nexport const handler = async () => 'never';\n` }), { Timeout: 2 });
+      const started = Date.now();
+      const out = await lambda.send(new InvokeCommand({ FunctionName: 'init-slow', LogType: 'Tail' }));
+      assert.ok(Date.now() - started < 10_000, 'failed at the init timeout plus the function timeout, not later');
+      assert.equal(out.StatusCode, 200);
+      assert.equal(out.FunctionError, 'Unhandled');
+      const doc = json(out.Payload) as { errorType: string; errorMessage: string };
+      assert.equal(doc.errorType, 'Sandbox.Timedout');
+      assert.equal(doc.errorMessage, 'Task timed out after 2.00 seconds');
+      const log = tail(out.LogResult);
+      assert.match(log, /INIT_REPORT Init Duration: .*Phase: init\tStatus: timeout/);
+      assert.match(log, /INIT_REPORT Init Duration: .*Status: error/);
+      assert.deepEqual(sandboxesOf(lambkin.workerManager.view(), 'init-slow'), [], 'the failed sandbox is not kept');
+    });
+    await t.test('an init that finishes within the function timeout succeeds on the retry', async () => {
+      await createFn(lambda, 'init-late', makeZip({ 'index.mjs': `await new Promise((r) => setTimeout(r, 800));\nexport const handler = async () => 'ready';\n` }), { Timeout: 5 });
+      const out = await lambda.send(new InvokeCommand({ FunctionName: 'init-late', LogType: 'Tail' }));
+      assert.equal(out.FunctionError, undefined);
+      assert.equal(json(out.Payload), 'ready');
+      const log = tail(out.LogResult);
+      assert.match(log, /INIT_REPORT Init Duration: .*Status: timeout/, 'the first init overran');
+      assert.match(log, /REPORT RequestId: .*Init Duration: /);
+    });
   }),
 );
