@@ -4,9 +4,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { AwsError, limits } from '../../src/errors/catalogue.js';
+import { limits } from '../../src/errors/catalogue.js';
 import { CodeStore, MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES, safeEntryPath } from '../../src/functions/code-store.js';
-import { makeZerosZip, makeZip } from './zips.js';
+import { rejectsAwsError } from '../helpers/aws-error.js';
+import { makeZerosZip, buildZip } from '../helpers/zip.js';
 
 const base = mkdtempSync(path.join(tmpdir(), 'lambkin-code-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -20,24 +21,11 @@ function listing(store: CodeStore): string[] {
   return readdirSync(store.root).sort();
 }
 
-async function rejectsAws(p: Promise<unknown>, code: string, message?: RegExp | string): Promise<AwsError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof AwsError, `expected AwsError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (typeof message === 'string') assert.equal(caught.message, message);
-  else if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 void describe('CodeStore', () => {
   void test('stores, extracts and addresses code by its SHA-256 (base64, as CodeSha256)', async () => {
     const store = newStore();
-    const zip = makeZip({ 'index.js': 'exports.handler = async () => 1;', 'lib/util.js': 'module.exports = 2;', 'empty/': '' });
+    const zip = buildZip({ 'index.js': 'exports.handler = async () => 1;', 'lib/util.js': 'module.exports = 2;', 'empty/': '' });
     const got = await store.put(zip);
     assert.equal(got.sha256, createHash('sha256').update(zip).digest('base64'));
     assert.equal(got.size, zip.length);
@@ -54,7 +42,7 @@ void describe('CodeStore', () => {
 
   void test('the same zip is extracted once', async () => {
     const store = newStore();
-    const zip = makeZip({ 'a.txt': 'a' });
+    const zip = buildZip({ 'a.txt': 'a' });
     const [a, b] = await Promise.all([store.put(zip), store.put(zip)]);
     assert.equal(a.sha256, b.sha256);
     const first = await store.put(zip);
@@ -68,7 +56,7 @@ void describe('CodeStore', () => {
 
   void test('keeps the executable bit (bootstrap) and nothing more', async () => {
     const store = newStore();
-    const zip = makeZip({
+    const zip = buildZip({
       bootstrap: { content: '#!/bin/sh\necho hi\n', mode: 0o755 },
       'data.txt': { content: 'x', mode: 0o600 },
       'setuid-tool': { content: 'y', mode: 0o4755 },
@@ -83,12 +71,12 @@ void describe('CodeStore', () => {
 
   void test('symlink entries are skipped, never created', async () => {
     const store = newStore();
-    const zip = makeZip({ link: { content: '/etc/passwd', mode: 0o120777 }, 'ok.txt': 'ok' });
+    const zip = buildZip({ link: { content: '/etc/passwd', mode: 0o120777 }, 'ok.txt': 'ok' });
     const { dir } = await store.put(zip);
     assert.equal(existsSync(path.join(dir, 'link')), false);
     assert.equal(readFileSync(path.join(dir, 'ok.txt'), 'utf8'), 'ok');
     // A later entry "through" a skipped link becomes a plain directory inside the tree.
-    const zip2 = makeZip({ ln: { content: '..', mode: 0o120777 }, 'ln/x.txt': 'inside' });
+    const zip2 = buildZip({ ln: { content: '..', mode: 0o120777 }, 'ln/x.txt': 'inside' });
     const got = await store.put(zip2);
     assert.ok(lstatSync(path.join(got.dir, 'ln')).isDirectory());
     assert.equal(readFileSync(path.join(got.dir, 'ln/x.txt'), 'utf8'), 'inside');
@@ -105,8 +93,8 @@ void describe('CodeStore', () => {
   for (const [name, what] of escaping) {
     void test(`an entry escaping its folder is refused, naming it (${what})`, async () => {
       const store = newStore();
-      const zip = makeZip({ 'index.js': 'fine', [name]: 'pwned' });
-      await rejectsAws(
+      const zip = buildZip({ 'index.js': 'fine', [name]: 'pwned' });
+      await rejectsAwsError(
         store.put(zip),
         'zipEntryOutsideFolder',
         `Could not unzip uploaded file: the entry '${name}' would be extracted outside the function's folder (absolute path or '..'). Build the zip from inside the folder that holds your code, then upload it again.`,
@@ -125,31 +113,31 @@ void describe('CodeStore', () => {
 
   void test('a corrupt zip is badZip, nothing written', async () => {
     const store = newStore();
-    await rejectsAws(store.put(Buffer.from('this is not a zip file at all, not even close')), 'badZip', /^Could not unzip uploaded file/);
-    const good = makeZip({ 'index.js': 'x'.repeat(1000) });
-    await rejectsAws(store.put(good.subarray(0, good.length - 30)), 'badZip');
+    await rejectsAwsError(store.put(Buffer.from('this is not a zip file at all, not even close')), 'badZip', /^Could not unzip uploaded file/);
+    const good = buildZip({ 'index.js': 'x'.repeat(1000) });
+    await rejectsAwsError(store.put(good.subarray(0, good.length - 30)), 'badZip');
     // Damage the compressed data but keep the directory: the CRC / inflate check fails mid-extract.
-    const damaged = Buffer.from(makeZip({ 'a.txt': 'hello '.repeat(500), 'b.txt': 'world '.repeat(500) }));
+    const damaged = Buffer.from(buildZip({ 'a.txt': 'hello '.repeat(500), 'b.txt': 'world '.repeat(500) }));
     damaged.fill(0xff, 40, 60);
-    await rejectsAws(store.put(damaged), 'badZip');
+    await rejectsAwsError(store.put(damaged), 'badZip');
     assert.deepEqual(listing(store), []);
   });
 
   void test('an entry whose real size exceeds its header is refused before anything is kept', async () => {
     const store = newStore();
-    const zip = Buffer.from(makeZip({ 'a.txt': 'A'.repeat(5000) }));
+    const zip = Buffer.from(buildZip({ 'a.txt': 'A'.repeat(5000) }));
     // Lie in the central directory: claim 10 bytes uncompressed (offset 24 of the CD header).
     const cd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
     zip.writeUInt32LE(10, cd + 24);
-    await rejectsAws(store.put(zip), 'badZip', /too many bytes/);
+    await rejectsAwsError(store.put(zip), 'badZip', /too many bytes/);
     assert.deepEqual(listing(store), []);
   });
 
   void test('the running uncompressed total is capped, counted across entries', async () => {
     const store = newStore({ maxUnzippedBytes: 1000 });
-    await rejectsAws(store.put(makeZip({ 'a.txt': 'a'.repeat(600), 'b.txt': 'b'.repeat(600) })), 'unzippedTooLarge', 'Unzipped size must be smaller than 1000 bytes');
+    await rejectsAwsError(store.put(buildZip({ 'a.txt': 'a'.repeat(600), 'b.txt': 'b'.repeat(600) })), 'unzippedTooLarge', 'Unzipped size must be smaller than 1000 bytes');
     assert.deepEqual(listing(store), []);
-    const fine = await store.put(makeZip({ 'a.txt': 'a'.repeat(500), 'b.txt': 'b'.repeat(500) }));
+    const fine = await store.put(buildZip({ 'a.txt': 'a'.repeat(500), 'b.txt': 'b'.repeat(500) }));
     assert.ok(store.has(fine.sha256));
   });
 
@@ -157,13 +145,13 @@ void describe('CodeStore', () => {
     const store = newStore();
     const zip = await makeZerosZip('zeros.bin', 300 * 1024 * 1024);
     assert.ok(zip.length < 2 * 1024 * 1024, `zip is ${zip.length} bytes`);
-    await rejectsAws(store.put(zip), 'unzippedTooLarge', `Unzipped size must be smaller than ${MAX_UNZIPPED_BYTES} bytes`);
+    await rejectsAwsError(store.put(zip), 'unzippedTooLarge', `Unzipped size must be smaller than ${MAX_UNZIPPED_BYTES} bytes`);
     assert.deepEqual(listing(store), []);
   });
 
   void test('a zip over 50 MB is RequestEntityTooLarge for the named operation', async () => {
     const store = newStore();
-    const e = await rejectsAws(
+    const e = await rejectsAwsError(
       store.put(Buffer.alloc(MAX_ZIP_BYTES + 1), 'UpdateFunctionCode'),
       'requestEntityTooLarge',
       `Request must be smaller than ${limits.createFunctionRequestBytes} bytes for the UpdateFunctionCode operation`,
@@ -174,9 +162,9 @@ void describe('CodeStore', () => {
 
   void test('collect removes unreferenced, unpinned code and crash leftovers', async () => {
     const store = newStore();
-    const a = await store.put(makeZip({ 'a.txt': 'a' }));
-    const b = await store.put(makeZip({ 'b.txt': 'b' }));
-    const c = await store.put(makeZip({ 'c.txt': 'c' }));
+    const a = await store.put(buildZip({ 'a.txt': 'a' }));
+    const b = await store.put(buildZip({ 'b.txt': 'b' }));
+    const c = await store.put(buildZip({ 'c.txt': 'c' }));
     store.release(a.sha256);
     store.release(b.sha256);
     // c stays pinned, as if its registry transaction had not committed yet.
@@ -193,7 +181,7 @@ void describe('CodeStore', () => {
     assert.deepEqual((await store.collect(new Set())).sort(), [a.sha256, c.sha256].sort());
     assert.deepEqual(listing(store), []);
     // Collected code can be stored again.
-    const again = await store.put(makeZip({ 'a.txt': 'a' }));
+    const again = await store.put(buildZip({ 'a.txt': 'a' }));
     assert.equal(again.sha256, a.sha256);
     assert.equal(readFileSync(path.join(again.dir, 'a.txt'), 'utf8'), 'a');
   });

@@ -16,7 +16,8 @@ import {
   type RegistryOptions,
 } from '../../src/functions/registry.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
-import { makeZip } from './zips.js';
+import { rejectsAwsError } from '../helpers/aws-error.js';
+import { buildZip } from '../helpers/zip.js';
 
 const base = mkdtempSync(path.join(tmpdir(), 'lambkin-registry-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -79,9 +80,9 @@ async function setup(opts: Partial<RegistryOptions> = {}): Promise<Env> {
   return env;
 }
 
-const zipA = makeZip({ 'index.js': 'exports.handler = async () => "a";' });
-const zipB = makeZip({ 'index.js': 'exports.handler = async () => "b";' });
-const zipC = makeZip({ 'index.js': 'exports.handler = async () => "c";' });
+const zipA = buildZip({ 'index.js': 'exports.handler = async () => "a";' });
+const zipB = buildZip({ 'index.js': 'exports.handler = async () => "b";' });
+const zipC = buildZip({ 'index.js': 'exports.handler = async () => "c";' });
 const sha = (z: Buffer) => createHash('sha256').update(z).digest('base64');
 const hex = (z: Buffer) => createHash('sha256').update(z).digest('hex');
 
@@ -109,19 +110,6 @@ function snapshot(env: Env, ...names: string[]) {
   };
 }
 
-async function rejectsAws(p: Promise<unknown> | (() => unknown), code: string, message?: string | RegExp): Promise<AwsError> {
-  let caught: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof AwsError, `expected AwsError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (typeof message === 'string') assert.equal(caught.message, message);
-  else if (message) assert.match(caught.message, message);
-  return caught;
-}
 
 void describe('FunctionRegistry', () => {
   void test('create: defaults, AWS shapes, code extracted', async (t) => {
@@ -210,7 +198,7 @@ void describe('FunctionRegistry', () => {
       [{ runtime: 'java21' }, 'invalidParameter', /java21 is not supported by lambkin/],
       [{ packageType: 'Image' }, 'invalidParameter', /\.zip packages only/],
       [{ code: Buffer.from('not a zip') }, 'badZip', /^Could not unzip uploaded file/],
-      [{ code: makeZip({ '../evil.js': 'x' }) }, 'zipEntryOutsideFolder', /'\.\.\/evil\.js'/],
+      [{ code: buildZip({ '../evil.js': 'x' }) }, 'zipEntryOutsideFolder', /'\.\.\/evil\.js'/],
       [{ vpcConfig: { subnetIds: ['subnet-xyz'], securityGroupIds: [SG] } }, 'invalidParameter', /InvalidSubnetID\.Malformed.*"subnet-xyz"/],
       [{ vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: ['group1'] } }, 'invalidParameter', /InvalidGroupId\.Malformed/],
       [{ vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: [] } }, 'invalidParameter', /both SubnetIds and SecurityGroupIds/],
@@ -232,7 +220,7 @@ void describe('FunctionRegistry', () => {
       [{ functionName: 'bad name' }, 'validation', /at 'functionName'/],
     ];
     for (const [patch, code, message] of cases) {
-      await rejectsAws(env.reg.create(caller, input('new-one', patch)), code, message);
+      await rejectsAwsError(env.reg.create(caller, input('new-one', patch)), code, message);
       assert.deepEqual(snapshot(env, 'keep'), before, `after ${code}`);
       assert.deepEqual(env.reg.list(caller).functions.map((f) => f.functionName), ['keep']);
     }
@@ -260,18 +248,18 @@ void describe('FunctionRegistry', () => {
     const env = await setup();
     t.after(() => env.close());
     await env.reg.create(caller, input('f'));
-    await rejectsAws(() => env.reg.get(caller, { name: 'nope' }), 'functionNotFound', `Function not found: ${ARN}:nope`);
-    await rejectsAws(() => env.reg.get(caller, { name: 'f', qualifier: '9' }), 'functionNotFound', `Function not found: ${ARN}:f:9`);
-    await rejectsAws(() => env.reg.get(caller, { name: 'f', qualifier: 'live' }), 'functionNotFound', `Function not found: ${ARN}:f:live`);
-    await rejectsAws(() => env.reg.get(caller, { name: 'nope', qualifier: 'live' }), 'functionNotFound', `Function not found: ${ARN}:nope`);
-    await rejectsAws(() => env.reg.getAlias(caller, 'f', 'live'), 'aliasNotFound', `Cannot find alias arn: ${ARN}:f:live`);
+    await rejectsAwsError(() => env.reg.get(caller, { name: 'nope' }), 'functionNotFound', `Function not found: ${ARN}:nope`);
+    await rejectsAwsError(() => env.reg.get(caller, { name: 'f', qualifier: '9' }), 'functionNotFound', `Function not found: ${ARN}:f:9`);
+    await rejectsAwsError(() => env.reg.get(caller, { name: 'f', qualifier: 'live' }), 'functionNotFound', `Function not found: ${ARN}:f:live`);
+    await rejectsAwsError(() => env.reg.get(caller, { name: 'nope', qualifier: 'live' }), 'functionNotFound', `Function not found: ${ARN}:nope`);
+    await rejectsAwsError(() => env.reg.getAlias(caller, 'f', 'live'), 'aliasNotFound', `Cannot find alias arn: ${ARN}:f:live`);
     // Accounts and regions are separate namespaces.
-    await rejectsAws(
+    await rejectsAwsError(
       () => env.reg.get(other, { name: 'f' }),
       'functionNotFound',
       'Function not found: arn:aws:lambda:us-east-1:210987654321:function:f',
     );
-    await rejectsAws(() => env.reg.get({ ...caller, region: 'eu-west-1' }, { name: 'f' }), 'functionNotFound', /eu-west-1/);
+    await rejectsAwsError(() => env.reg.get({ ...caller, region: 'eu-west-1' }, { name: 'f' }), 'functionNotFound', /eu-west-1/);
     await env.reg.create(other, input('f'));
     assert.equal(env.reg.get(other, { name: 'f' }).functionArn, 'arn:aws:lambda:us-east-1:210987654321:function:f');
     assert.equal(env.reg.list(caller).functions.length, 1);
@@ -283,11 +271,11 @@ void describe('FunctionRegistry', () => {
     const v0 = await env.reg.create(caller, input('f', { publish: true }));
     const latest0 = env.reg.get(caller, { name: 'f' });
     env.clock.t += 60_000;
-    await rejectsAws(env.reg.updateCode(caller, 'f', { code: zipB, revisionId: 'stale' }), 'revisionMismatch');
+    await rejectsAwsError(env.reg.updateCode(caller, 'f', { code: zipB, revisionId: 'stale' }), 'revisionMismatch');
     assert.deepEqual(env.reg.get(caller, { name: 'f' }), latest0);
     assert.deepEqual(codeListing(env), [hex(zipA), `${hex(zipA)}.zip`]);
-    await rejectsAws(env.reg.updateCode(caller, 'nope', { code: zipB }), 'functionNotFound', `Function not found: ${ARN}:nope`);
-    await rejectsAws(env.reg.updateCode(caller, 'f', { code: Buffer.from('zip?') }), 'badZip');
+    await rejectsAwsError(env.reg.updateCode(caller, 'nope', { code: zipB }), 'functionNotFound', `Function not found: ${ARN}:nope`);
+    await rejectsAwsError(env.reg.updateCode(caller, 'f', { code: Buffer.from('zip?') }), 'badZip');
     assert.deepEqual(env.reg.get(caller, { name: 'f' }), latest0);
 
     const v1 = await env.reg.updateCode(caller, 'f', { code: zipB, revisionId: latest0.revisionId });
@@ -318,9 +306,9 @@ void describe('FunctionRegistry', () => {
       input('f', { environment: { AA: '1', BB: '2' }, vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: [SG] } }),
     );
     const before = env.reg.get(caller, { name: 'f' });
-    await rejectsAws(() => env.reg.updateConfiguration(caller, 'f', { timeout: 10 }, 'stale'), 'revisionMismatch');
-    await rejectsAws(() => env.reg.updateConfiguration(caller, 'f', { runtime: 'ruby3.3' }), 'invalidParameter');
-    await rejectsAws(() => env.reg.updateConfiguration(caller, 'f', { environment: { AWS_SESSION_TOKEN: 'x' } }), 'invalidParameter');
+    await rejectsAwsError(() => env.reg.updateConfiguration(caller, 'f', { timeout: 10 }, 'stale'), 'revisionMismatch');
+    await rejectsAwsError(() => env.reg.updateConfiguration(caller, 'f', { runtime: 'ruby3.3' }), 'invalidParameter');
+    await rejectsAwsError(() => env.reg.updateConfiguration(caller, 'f', { environment: { AWS_SESSION_TOKEN: 'x' } }), 'invalidParameter');
     assert.deepEqual(env.reg.get(caller, { name: 'f' }), before);
 
     const v = env.reg.updateConfiguration(caller, 'f', { environment: { CC: '3' }, memorySize: 512, description: 'd' }, before.revisionId);
@@ -337,7 +325,7 @@ void describe('FunctionRegistry', () => {
     assert.equal(w.environment, undefined);
     assert.equal('VpcConfig' in toFunctionConfiguration(w), false);
     assert.equal('Environment' in toFunctionConfiguration(w), false);
-    await rejectsAws(() => env.reg.updateConfiguration(caller, 'nope', {}), 'functionNotFound');
+    await rejectsAwsError(() => env.reg.updateConfiguration(caller, 'nope', {}), 'functionNotFound');
   });
 
   void test('publishVersion: dedupe while unchanged, CodeSha256 and RevisionId checks, numbers never reused', async (t) => {
@@ -349,12 +337,12 @@ void describe('FunctionRegistry', () => {
     assert.equal(v1.description, 'first');
     assert.equal(v1.functionArn, `${ARN}:f:1`);
     assert.deepEqual(env.reg.publishVersion(caller, 'f'), v1, 'unchanged $LATEST returns the last version');
-    await rejectsAws(
+    await rejectsAwsError(
       () => env.reg.publishVersion(caller, 'f', { codeSha256: 'AAAA' }),
       'invalidParameter',
       `CodeSHA256 (AAAA) is different from current CodeSHA256 in $LATEST (${sha(zipA)}). Please try again with the current CodeSHA256.`,
     );
-    await rejectsAws(() => env.reg.publishVersion(caller, 'f', { revisionId: 'stale' }), 'revisionMismatch');
+    await rejectsAwsError(() => env.reg.publishVersion(caller, 'f', { revisionId: 'stale' }), 'revisionMismatch');
     env.reg.updateConfiguration(caller, 'f', { timeout: 9 });
     const latest = env.reg.get(caller, { name: 'f' });
     const v2 = env.reg.publishVersion(caller, 'f', { codeSha256: sha(zipA), revisionId: latest.revisionId });
@@ -369,7 +357,7 @@ void describe('FunctionRegistry', () => {
       env.reg.listVersions(caller, 'f').versions.map((x) => x.version),
       ['$LATEST', '1', '3'],
     );
-    await rejectsAws(() => env.reg.publishVersion(caller, 'nope'), 'functionNotFound');
+    await rejectsAwsError(() => env.reg.publishVersion(caller, 'nope'), 'functionNotFound');
   });
 
   void test('aliases: create, get, list, update (RevisionId), weighted resolve, delete', async (t) => {
@@ -389,21 +377,21 @@ void describe('FunctionRegistry', () => {
     assert.deepEqual(env.reg.getAlias(caller, 'f', 'live'), live);
     assert.equal(env.reg.get(caller, { name: 'f', qualifier: 'live' }).version, '1');
 
-    await rejectsAws(() => env.reg.createAlias(caller, 'f', { name: 'live', functionVersion: '2' }), 'aliasExists', `Alias already exists: ${ARN}:f:live`);
-    await rejectsAws(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '7' }), 'functionNotFound', `Function not found: ${ARN}:f:7`);
-    await rejectsAws(() => env.reg.createAlias(caller, 'f', { name: '42', functionVersion: '1' }), 'validation');
-    await rejectsAws(() => env.reg.createAlias(caller, 'nope', { name: 'x', functionVersion: '1' }), 'functionNotFound', `Function not found: ${ARN}:nope`);
-    await rejectsAws(
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'live', functionVersion: '2' }), 'aliasExists', `Alias already exists: ${ARN}:f:live`);
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '7' }), 'functionNotFound', `Function not found: ${ARN}:f:7`);
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: '42', functionVersion: '1' }), 'validation');
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'nope', { name: 'x', functionVersion: '1' }), 'functionNotFound', `Function not found: ${ARN}:nope`);
+    await rejectsAwsError(
       () => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '$LATEST', additionalVersionWeights: { '1': 0.5 } }),
       'invalidParameter',
       '$LATEST is not supported for an alias pointing to more than 1 version',
     );
-    await rejectsAws(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '1': 0.5 } }), 'invalidParameter');
-    await rejectsAws(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '9': 0.5 } }), 'functionNotFound');
-    await rejectsAws(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '2': 1.5 } }), 'validation');
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '1': 0.5 } }), 'invalidParameter');
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '9': 0.5 } }), 'functionNotFound');
+    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '2': 1.5 } }), 'validation');
     assert.deepEqual(env.reg.listAliases(caller, 'f').aliases.map((a) => a.name), ['live']);
 
-    await rejectsAws(() => env.reg.updateAlias(caller, 'f', 'live', { functionVersion: '2', revisionId: 'stale' }), 'revisionMismatch');
+    await rejectsAwsError(() => env.reg.updateAlias(caller, 'f', 'live', { functionVersion: '2', revisionId: 'stale' }), 'revisionMismatch');
     assert.deepEqual(env.reg.getAlias(caller, 'f', 'live'), live);
     const shifted = env.reg.updateAlias(caller, 'f', 'live', { additionalVersionWeights: { '2': 0.25 }, revisionId: live.revisionId });
     assert.notEqual(shifted.revisionId, live.revisionId);
@@ -430,17 +418,17 @@ void describe('FunctionRegistry', () => {
 
     // A version an alias references (as primary or as routing target) cannot be deleted.
     const before = snapshot(env, 'f');
-    await rejectsAws(
+    await rejectsAwsError(
       () => env.reg.delete(caller, { name: 'f', qualifier: '1' }),
       'conflict',
       'Unable to delete version because the following aliases reference it: [live, old]',
     );
-    await rejectsAws(() => env.reg.delete(caller, { name: 'f', qualifier: '2' }), 'conflict', /\[live\]/);
+    await rejectsAwsError(() => env.reg.delete(caller, { name: 'f', qualifier: '2' }), 'conflict', /\[live\]/);
     assert.deepEqual(snapshot(env, 'f'), before);
 
     env.reg.deleteAlias(caller, 'f', 'old');
     env.reg.updateAlias(caller, 'f', 'live', { functionVersion: '2', additionalVersionWeights: {} });
-    await rejectsAws(() => env.reg.deleteAlias(caller, 'f', 'old'), 'aliasNotFound');
+    await rejectsAwsError(() => env.reg.deleteAlias(caller, 'f', 'old'), 'aliasNotFound');
     env.reg.delete(caller, { name: 'f', qualifier: '1' });
     assert.deepEqual(env.reg.listVersions(caller, 'f').versions.map((v) => v.version), ['$LATEST', '2']);
     assert.deepEqual(toAliasConfiguration(env.reg.getAlias(caller, 'f', 'live')).RoutingConfig, undefined);
@@ -452,22 +440,22 @@ void describe('FunctionRegistry', () => {
     await env.reg.create(caller, input('f', { publish: true }));
     await env.reg.create(caller, input('g')); // shares zipA
     env.reg.createAlias(caller, 'f', { name: 'live', functionVersion: '1' });
-    await rejectsAws(
+    await rejectsAwsError(
       () => env.reg.delete(caller, { name: 'f', qualifier: '$LATEST' }),
       'invalidParameter',
       '$LATEST version cannot be deleted without deleting the function.',
     );
-    await rejectsAws(() => env.reg.delete(caller, { name: 'f', qualifier: 'live' }), 'invalidParameter', /DeleteAlias/);
-    await rejectsAws(() => env.reg.delete(caller, { name: 'f', qualifier: '5' }), 'functionNotFound', `Function not found: ${ARN}:f:5`);
-    await rejectsAws(() => env.reg.delete(caller, { name: 'nope' }), 'functionNotFound');
+    await rejectsAwsError(() => env.reg.delete(caller, { name: 'f', qualifier: 'live' }), 'invalidParameter', /DeleteAlias/);
+    await rejectsAwsError(() => env.reg.delete(caller, { name: 'f', qualifier: '5' }), 'functionNotFound', `Function not found: ${ARN}:f:5`);
+    await rejectsAwsError(() => env.reg.delete(caller, { name: 'nope' }), 'functionNotFound');
     env.events.length = 0;
     env.reg.delete(caller, { name: 'f' });
     assert.deepEqual(
       env.events.map((e) => `${e.kind}:${e.name}:${e.version}`),
       ['deleted:f:$LATEST', 'deleted:f:1'],
     );
-    await rejectsAws(() => env.reg.get(caller, { name: 'f' }), 'functionNotFound');
-    await rejectsAws(() => env.reg.listAliases(caller, 'f'), 'functionNotFound');
+    await rejectsAwsError(() => env.reg.get(caller, { name: 'f' }), 'functionNotFound');
+    await rejectsAwsError(() => env.reg.listAliases(caller, 'f'), 'functionNotFound');
     assert.equal((env.db.prepare('SELECT count(*) AS c FROM aliases').get() as { c: number }).c, 0);
     assert.equal((env.db.prepare("SELECT count(*) AS c FROM function_versions WHERE name = 'f'").get() as { c: number }).c, 0);
     await env.reg.collectGarbage();
@@ -506,9 +494,9 @@ void describe('FunctionRegistry', () => {
       env.reg.list(caller, { allVersions: true, maxItems: 2, marker: p.nextMarker }).functions.map((f) => `${f.functionName}:${f.version}`),
       ['bravo:1', 'charlie:$LATEST'],
     );
-    await rejectsAws(() => env.reg.list(caller, { maxItems: 0 }), 'validation', /greater than or equal to 1/);
-    await rejectsAws(() => env.reg.list(caller, { maxItems: 10_001 }), 'validation', /less than or equal to 10000/);
-    await rejectsAws(() => env.reg.list(caller, { marker: 'garbage!' }), 'invalidParameter');
+    await rejectsAwsError(() => env.reg.list(caller, { maxItems: 0 }), 'validation', /greater than or equal to 1/);
+    await rejectsAwsError(() => env.reg.list(caller, { maxItems: 10_001 }), 'validation', /less than or equal to 10000/);
+    await rejectsAwsError(() => env.reg.list(caller, { marker: 'garbage!' }), 'invalidParameter');
     assert.equal(env.reg.listAll().length, 7);
   });
 
@@ -522,13 +510,13 @@ void describe('FunctionRegistry', () => {
     const c = toFunctionConfiguration(v);
     assert.equal(c.StateReason, 'The function is being created.');
     assert.equal(c.StateReasonCode, 'Creating');
-    await rejectsAws(
+    await rejectsAwsError(
       () => env.reg.updateConfiguration(caller, 'vpc', { timeout: 5 }),
       'functionNotReady',
       'The operation cannot be performed at this time. The function is currently in the following state: Pending (The function is being created.)',
     );
-    await rejectsAws(env.reg.updateCode(caller, 'vpc', { code: zipB }), 'functionNotReady');
-    await rejectsAws(() => env.reg.publishVersion(caller, 'vpc'), 'functionNotReady');
+    await rejectsAwsError(env.reg.updateCode(caller, 'vpc', { code: zipB }), 'functionNotReady');
+    await rejectsAwsError(() => env.reg.publishVersion(caller, 'vpc'), 'functionNotReady');
     assert.deepEqual(codeListing(env), [hex(zipA), `${hex(zipA)}.zip`]);
     const active = env.reg.setState(caller, 'vpc', '$LATEST', 'Active');
     assert.equal(active.state, 'Active');
@@ -537,7 +525,7 @@ void describe('FunctionRegistry', () => {
     assert.equal(env.events.at(-1)?.kind, 'state');
     // Removing the VPC: back through initialState (Active without a VPC).
     assert.equal(env.reg.updateConfiguration(caller, 'vpc', { vpcConfig: null }).state, 'Active');
-    await rejectsAws(() => env.reg.setState(caller, 'vpc', '4', 'Active'), 'functionNotFound', `Function not found: ${ARN}:vpc:4`);
+    await rejectsAwsError(() => env.reg.setState(caller, 'vpc', '4', 'Active'), 'functionNotFound', `Function not found: ${ARN}:vpc:4`);
   });
 
   void test('LastUpdateStatus InProgress: get shows the new configuration, resolve runs the previous one until Successful', async (t) => {
@@ -564,9 +552,9 @@ void describe('FunctionRegistry', () => {
     };
     check();
     const busy = `The operation cannot be performed at this time. An update is in progress for resource: ${ARN}:upd`;
-    await rejectsAws(() => env.reg.updateConfiguration(caller, 'upd', { timeout: 5 }), 'updateInProgress', busy);
-    await rejectsAws(env.reg.updateCode(caller, 'upd', { code: zipB }), 'updateInProgress', busy);
-    await rejectsAws(() => env.reg.publishVersion(caller, 'upd'), 'updateInProgress', busy);
+    await rejectsAwsError(() => env.reg.updateConfiguration(caller, 'upd', { timeout: 5 }), 'updateInProgress', busy);
+    await rejectsAwsError(env.reg.updateCode(caller, 'upd', { code: zipB }), 'updateInProgress', busy);
+    await rejectsAwsError(() => env.reg.publishVersion(caller, 'upd'), 'updateInProgress', busy);
     await env.restart();
     check();
     assert.ok(env.reg.referencedCode().has(before.codeSha256));

@@ -1,16 +1,63 @@
+/** Zip builders for tests (fflate). */
+import { Zip, ZipDeflate, zipSync, type Zippable } from 'fflate';
 import { seedHelloZip } from '../../src/experiments/seed-cases.js';
-import { zipSync, type Zippable } from 'fflate';
 
-/** Builds a zip in memory; files given as text are stored with mode 0644, `exec` ones 0755. */
-export function makeZip(files: Record<string, string | { text: string; exec?: boolean }>): Buffer {
-  const entries: Zippable = {};
+export interface ZipFile {
+  readonly content: string | Uint8Array;
+  /** Unix mode bits (e.g. 0o755); sets os = Unix. Include the type bits for symlinks (0o120777). */
+  readonly mode?: number;
+}
+
+/** A zip of `files` (name -> content, or { content, mode }). Names are used exactly as given. */
+export function buildZip(files: Record<string, string | Uint8Array | ZipFile>): Buffer {
+  const z: Zippable = {};
   for (const [name, f] of Object.entries(files)) {
-    const text = typeof f === 'string' ? f : f.text;
-    const mode = typeof f === 'object' && f.exec ? 0o100755 : 0o100644;
-    // Unix mode lives in the high 16 bits of the external attributes, with "made by" = Unix (3).
-    entries[name] = [Buffer.from(text), { os: 3, attrs: (mode << 16) >>> 0 }];
+    const spec: ZipFile = typeof f === 'string' || f instanceof Uint8Array ? { content: f } : f;
+    const data = typeof spec.content === 'string' ? new TextEncoder().encode(spec.content) : spec.content;
+    if (spec.mode === undefined) {
+      z[name] = data;
+    } else {
+      const type = spec.mode & 0o170000 ? 0 : 0o100000; // regular file unless a type was given
+      z[name] = [data, { os: 3, attrs: ((type | spec.mode) << 16) >>> 0 }];
+    }
   }
-  return Buffer.from(zipSync(entries));
+  return Buffer.from(zipSync(z, { level: 6 }));
+}
+
+/**
+ * A zip with one entry of `bytes` zeros, built by streaming so the test never holds the
+ * uncompressed data (300 MB of zeros compresses to ~300 KB).
+ */
+export async function makeZerosZip(name: string, bytes: number, chunk = 1 << 20): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  const done = new Promise<void>((resolve, reject) => {
+    const zip = new Zip((err, data, final) => {
+      if (err) return reject(err);
+      parts.push(data);
+      if (final) resolve();
+    });
+    const entry = new ZipDeflate(name, { level: 1 });
+    zip.add(entry);
+    const zeros = new Uint8Array(chunk);
+    let left = bytes;
+    while (left > chunk) {
+      entry.push(zeros);
+      left -= chunk;
+    }
+    entry.push(zeros.subarray(0, left), true);
+    zip.end();
+  });
+  await done;
+  return Buffer.concat(parts);
+}
+
+/** A zip of text files, mode 0644, or 0755 for `exec` ones (a custom runtime's `bootstrap`). */
+export function makeZip(files: Record<string, string | { text: string; exec?: boolean }>): Buffer {
+  return buildZip(
+    Object.fromEntries(
+      Object.entries(files).map(([name, f]) => [name, typeof f === 'string' ? { content: f, mode: 0o644 } : { content: f.text, mode: f.exec ? 0o755 : 0o644 }]),
+    ),
+  );
 }
 
 /** The seed's hello.zip (its handler, verbatim). */
