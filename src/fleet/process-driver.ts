@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { Writable } from 'node:stream';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import { RuntimeApiServer } from './runtime-api-server.js';
 import {
   SandboxInitError,
@@ -15,8 +16,9 @@ import {
   type SandboxState,
 } from './sandbox-driver.js';
 import { runtimeFamily } from '../functions/runtimes.js';
-import type { Isolation, IsolatedSandbox } from './isolation/isolation.js';
-import { parseInitStatus } from './isolation/launcher.js';
+import { plainSandbox, type Isolation, type IsolatedSandbox } from './isolation/isolation.js';
+import { encodePlan, initCommand, LAUNCHER_ENV, parseInitStatus } from './isolation/launcher.js';
+import { resolveInterpreter } from './interpreters.js';
 
 const NODE_BOOTSTRAP = fileURLToPath(new URL('../runtimes/node/bootstrap.js', import.meta.url));
 const PYTHON_BOOTSTRAP = fileURLToPath(new URL('../runtimes/python/bootstrap.py', import.meta.url));
@@ -33,6 +35,8 @@ export interface ProcessDriverOptions {
   readonly substituteNote?: (runtime: string) => string | undefined;
   /** Sandbox isolation (cgroups, namespaces); the driver closes it in close(). Default: plain processes. */
   readonly isolation?: Isolation;
+  /** perl, which runs every sandbox's init (launcher.ts). Default: `perl` found on PATH. */
+  readonly perl?: string;
 }
 
 /** Init overran its limit (the driver retries it once under the function's timeout, as Lambda does). */
@@ -65,12 +69,12 @@ export class ProcessDriver implements SandboxDriver {
 
   /** Starts one sandbox whose init may take `initTimeoutMs`; `earlier` lines come first in its init log. */
   private async createOnce(spec: SandboxSpec, initTimeoutMs: number, earlier: readonly string[], signal?: AbortSignal): Promise<SandboxHandle> {
-    const box = this.options.isolation?.allocate(spec);
+    const box = this.options.isolation?.allocate(spec) ?? plainSandbox(spec);
     let api: RuntimeApiServer;
     try {
-      api = await RuntimeApiServer.start(box?.uid !== undefined ? { allowedUid: box.uid } : {});
+      api = await RuntimeApiServer.start(box.uid !== undefined ? { allowedUid: box.uid } : {});
     } catch (err) {
-      await box?.release();
+      await box.release();
       throw err;
     }
     const sandbox = new ProcessSandbox(spec, api, { ...this.options, initTimeoutMs }, box);
@@ -118,13 +122,16 @@ function nodeMemoryFlags(memoryMb: number): string[] {
   return [`--max-old-space-size=${Math.max(16, Math.floor(memoryMb * 0.9))}`];
 }
 
-function buildCommand(spec: SandboxSpec, python: string, paths?: SandboxPaths): { command: string; args: string[] } | SandboxInitError {
+function buildCommand(spec: SandboxSpec, python: string, paths?: SandboxPaths): { command: string; args: string[]; readOnly?: string[] } | SandboxInitError {
   const rt = paths?.runtimeDir;
   switch (runtimeFamily(spec.runtime)) {
     case 'nodejs':
       return { command: process.execPath, args: [...nodeMemoryFlags(spec.memoryMb), rt ? `${rt}/node/bootstrap.js` : NODE_BOOTSTRAP] };
-    case 'python':
-      return { command: python, args: ['-u', rt ? `${rt}/python/bootstrap.py` : PYTHON_BOOTSTRAP] };
+    case 'python': {
+      // Resolved once, never through a version manager's shim per start (and visible in a full sandbox).
+      const interpreter = resolveInterpreter(python);
+      return { command: interpreter.executable, args: ['-u', rt ? `${rt}/python/bootstrap.py` : PYTHON_BOOTSTRAP], readOnly: [...interpreter.dirs] };
+    }
     case 'provided': {
       const bootstrap = `${spec.codeDir}/bootstrap`;
       try {
@@ -151,7 +158,8 @@ export function sandboxEnvironment(
 ): Record<string, string> {
   return {
     ...spec.environment,
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    // Lambda's PATH in a sandbox of its own; the host's where the sandbox shares the host's files.
+    PATH: paths.runtimeDir ? '/usr/local/bin:/usr/bin/:/bin:/opt/bin' : (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'),
     LANG: 'en_US.UTF-8',
     HOME: '/tmp',
     TZ: ':UTC',
@@ -207,7 +215,7 @@ class ProcessSandbox implements SandboxHandle {
     private readonly spec: SandboxSpec,
     private readonly api: RuntimeApiServer,
     private readonly options: ProcessDriverOptions,
-    private readonly box?: IsolatedSandbox,
+    private readonly box: IsolatedSandbox,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
   }
@@ -223,22 +231,28 @@ class ProcessSandbox implements SandboxHandle {
   async start(signal?: AbortSignal): Promise<void> {
     const started = performance.now();
     const box = this.box;
-    const paths = box ? { taskRoot: box.taskRoot, runtimeDir: box.runtimeDir } : undefined;
+    const paths = box.runtimeDir ? { taskRoot: box.taskRoot, runtimeDir: box.runtimeDir } : undefined;
     const cmd = buildCommand(this.spec, this.options.python, paths);
     if (cmd instanceof SandboxInitError) throw cmd;
-    // Isolated: a launcher puts the runtime into its cgroup (and namespaces) before it runs.
-    const launch = box ? box.launch(cmd.command, cmd.args) : { ...cmd, env: {} };
-    const child = spawn(launch.command, launch.args, {
-      cwd: this.spec.codeDir,
-      env: { ...sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths), ...launch.env },
-      stdio: box?.statusFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
+    const env = sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths);
+    // The init runs with a fixed environment; the runtime's (the function's variables included)
+    // travels in the plan on fd 4 and applies only at the runtime's exec (launcher.ts).
+    const plan = encodePlan(box.plan({ command: cmd.command, args: cmd.args, env, ...(cmd.readOnly ? { readOnly: cmd.readOnly } : {}) }));
+    const init = initCommand(this.options.perl ?? 'perl');
+    const child = spawn(init.command, init.args, {
+      cwd: '/',
+      env: LAUNCHER_ENV,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
       // Its own process group, so stop() also kills whatever the handler spawned.
       detached: true,
     });
     this.child = child;
-    // With namespaces the sandbox's init reports the runtime's real exit status on fd 3.
+    const planStream = child.stdio[4] as Writable | null;
+    planStream?.on('error', () => undefined);
+    planStream?.end(plan);
+    // The init reports the runtime's real exit status on fd 3.
     let status = '';
-    const statusStream = box?.statusFd ? child.stdio[3] : undefined;
+    const statusStream = child.stdio[3];
     const statusDone = statusStream
       ? new Promise<void>((resolve) => {
           statusStream.on('data', (d: Buffer) => (status += d.toString('utf8')));
@@ -339,7 +353,7 @@ class ProcessSandbox implements SandboxHandle {
       await this.kill();
       await this.api.close();
       // Every process of the sandbox (daemons included), its cgroup and its uid.
-      await this.box?.release();
+      await this.box.release();
       this.state = this.state === 'failed' ? 'failed' : 'stopped';
       this.onStopped();
     })();
@@ -348,26 +362,37 @@ class ProcessSandbox implements SandboxHandle {
 
   private readPeak(): number {
     // Isolated: the whole sandbox's peak as the cgroup charged it, as Lambda reports Max Memory Used.
-    const peak = this.box?.peakMb() ?? peakMemoryMb(this.child?.pid);
+    const peak = this.box.peakMb() ?? peakMemoryMb(this.child?.pid);
     this.maxMemoryMb = Math.max(this.maxMemoryMb, peak);
     return this.maxMemoryMb;
   }
 
   /** A runtime that died because its cgroup ran out of memory is Lambda's Runtime.OutOfMemory. */
   private exitErrorType(): string {
-    return this.box?.oomKilled() ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
+    return this.box.oomKilled() ? 'Runtime.OutOfMemory' : 'Runtime.ExitError';
   }
 
   private async kill(): Promise<void> {
     const child = this.child;
     if (!child || this.exitInfo) return;
+    if (!this.box.cgroup && child.pid !== undefined) {
+      // No cgroup: the init kills what the runtime left (setsid daemons are reparented to it).
+      try {
+        process.kill(child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const bound = new AbortController();
+      await Promise.race([this.exited, delay(2000, undefined, { signal: bound.signal }).catch(() => undefined)]);
+      bound.abort();
+    }
     try {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
     } catch {
       child.kill('SIGKILL');
     }
     // Processes that left the process group (setsid daemons) are still in the cgroup.
-    await this.box?.killAll();
+    await this.box.killAll();
     await this.exited;
   }
 
@@ -380,7 +405,7 @@ class ProcessSandbox implements SandboxHandle {
     } catch {
       // the group is already gone
     }
-    this.box?.killAll().catch((err: unknown) => this.pending.push(`lambkin: ${String(err)}`));
+    this.box.killAll().catch((err: unknown) => this.pending.push(`lambkin: ${String(err)}`));
     this.resolveExit(info);
   }
 

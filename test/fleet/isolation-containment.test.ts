@@ -10,14 +10,13 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { leakFree } from '../helpers/leaks.js';
 import { Isolation } from '../../src/fleet/isolation/isolation.js';
 import type { SandboxCgroup } from '../../src/fleet/isolation/cgroups.js';
 import { ProcessDriver } from '../../src/fleet/process-driver.js';
-import { namespaceLaunch } from '../../src/fleet/isolation/launcher.js';
-import { caps, ISOLATED_LEVELS, invocation, lambkinMounts, makeIsolatedDriver, nodeSpec, processesWith, scratchRoot } from './isolation-fixtures.js';
+import { sandboxRoot } from '../../src/fleet/isolation/sandbox-root.js';
+import { ISOLATED_LEVELS, runInit, invocation, lambkinMounts, makeIsolatedDriver, nodeSpec, processesWith, scratchRoot } from './isolation-fixtures.js';
 
 const root = scratchRoot('lambkin-isocon-');
 after(() => root.remove());
@@ -204,32 +203,34 @@ exports.handler = async (event) => {
   );
 
   test(
-    'where the syscall numbers are unknown, the mount(8) + setpriv(1) fallback sets the sandbox up the same way',
+    'the init builds the root its plan names: the runtime as the sandbox uid, the function\'s variables only at its exec, no other host path',
     leakFree(async () => {
-      const code = join(root.dir, 'fallback-code');
+      const code = join(root.dir, 'init-code');
       mkdirSync(code, { recursive: true });
       writeFileSync(join(code, 'index.js'), 'x');
-      const l = namespaceLaunch({
-        unshare: caps.tools.unshare ?? 'unshare',
-        perl: caps.tools.perl ?? 'perl',
-        setpriv: caps.tools.setpriv ?? 'setpriv',
-        joinFiles: [],
-        codeDir: code,
-        runtimeDir: code,
-        tmpMb: 8,
-        shmMb: 8,
+      const mountPoint = join(root.dir, 'init-root');
+      mkdirSync(mountPoint, { recursive: true });
+      const script = 'cat /proc/self/status; ls /var/task; pwd; touch /var/task/y 2>/dev/null || echo read-only; ls /; echo "E=$EVIL"; ls ' + root.dir + ' 2>&1; exit 3';
+      const r = await runInit({
+        mode: 'full',
         uid: 299_999,
-        hiddenPaths: [],
+        rootMountPoint: mountPoint,
+        network: true,
+        layout: sandboxRoot({ codeDir: code, runtimeDir: code, uid: 299_999, tmp: { source: 't', fsType: 'tmpfs', data: 'size=8m' } }),
         command: '/bin/sh',
-        args: ['-c', 'cat /proc/self/status; ls /var/task; pwd; touch /var/task/y 2>/dev/null || echo read-only; exit 3'],
-        syscalls: null,
+        args: ['-c', script],
+        env: { EVIL: 'x\ty', PATH: '/usr/bin:/bin' },
+        cwd: '/var/task',
       });
-      const r = spawnSync(l.command, l.args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PERL_BADLANG: '0' } });
-      assert.equal(r.status, 3, r.stderr.toString());
-      const text = r.stdout.toString();
-      assertUnprivileged(text, 299_999);
-      assert.match(text, /^index\.js\n\/var\/task\nread-only$/m);
-      assert.equal(r.output[3]?.toString(), 'exit 3\n');
+      assert.equal(r.code, 3, r.stderr);
+      assertUnprivileged(r.stdout, 299_999);
+      assert.match(r.stdout, /^index\.js\n\/var\/task\nread-only$/m);
+      const top = /read-only\n([\s\S]*?)E=/.exec(r.stdout)?.[1]?.trim().split('\n') ?? [];
+      for (const name of ['usr', 'var', 'tmp', 'proc', 'dev', 'etc', 'opt']) assert.ok(top.includes(name), `/${name} is there: ${top.join(' ')}`);
+      for (const name of ['root', 'home', 'work', 'srv', 'sys', 'mnt', 'media', 'run']) assert.ok(!top.includes(name), `/${name} is not there: ${top.join(' ')}`);
+      assert.match(r.stdout, /^E=x\ty$/m);
+      assert.match(r.stdout, /No such file or directory/, 'the test\'s own directory is not there');
+      assert.equal(r.status, 'exit 3\n');
     }),
   );
 

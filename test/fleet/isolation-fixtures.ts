@@ -5,7 +5,10 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { ProcessDriver } from '../../src/fleet/process-driver.js';
+import { encodePlan, initCommand, LAUNCHER_ENV, type LaunchPlan } from '../../src/fleet/isolation/launcher.js';
 import type { SandboxSpec } from '../../src/fleet/sandbox-driver.js';
 import { baseSpec } from './sandbox-driver-conformance.js';
 import { Isolation } from '../../src/fleet/isolation/isolation.js';
@@ -76,4 +79,21 @@ export function processesWith(marker: string): number[] {
     }
   }
   return out;
+}
+
+/** Runs the sandbox init (launcher.ts) directly with a plan; resolves with its output and status line. */
+export function runInit(plan: LaunchPlan): Promise<{ code: number | null; stdout: string; stderr: string; status: string }> {
+  const init = initCommand(caps.tools.perl ?? 'perl');
+  const child = spawn(init.command, init.args, { env: LAUNCHER_ENV, stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  const read = (i: number) => {
+    const chunks: Buffer[] = [];
+    child.stdio[i]?.on('data', (d: Buffer) => chunks.push(d));
+    return () => Buffer.concat(chunks).toString('utf8');
+  };
+  const [out, err, st] = [read(1), read(2), read(3)];
+  (child.stdio[4] as Writable).end(encodePlan(plan));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout: out(), stderr: err(), status: st() }));
+  });
 }

@@ -14,7 +14,7 @@ import {
   type HostCapabilities,
 } from '../../src/fleet/isolation/capabilities.js';
 import { cpuQuotaUs, cpusFor } from '../../src/fleet/isolation/cgroups.js';
-import { initSyscalls, namespaceLaunch, parseInitStatus } from '../../src/fleet/isolation/launcher.js';
+import { encodePlan, INIT_PERL, initSyscalls, parseInitStatus } from '../../src/fleet/isolation/launcher.js';
 import { uidFromProcNetTcp } from '../../src/fleet/isolation/peer-uid.js';
 import { RuntimeApiServer } from '../../src/fleet/runtime-api-server.js';
 import { runDoctor } from '../../src/cli/doctor-command.js';
@@ -30,6 +30,7 @@ const MOUNTINFO_V1 = `25 30 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:
 function caps(over: Partial<HostCapabilities> = {}): HostCapabilities {
   return {
     platform: 'linux',
+    arch: 'x64',
     uid: 0,
     root: true,
     cores: 4,
@@ -67,8 +68,14 @@ describe('capability detection', () => {
   test('auto picks the strongest level and says why it is weaker', () => {
     assert.deepEqual(resolveIsolationLevel('auto', caps()), { level: 'cgroups+namespaces', reason: undefined });
     const noPerl = resolveIsolationLevel('auto', caps({ tools: { sh: '/bin/sh', unshare: '/u', setpriv: '/s', mount: '/m' } }));
-    assert.equal(noPerl.level, 'cgroups');
+    assert.equal(noPerl.level, 'none');
     assert.match(noPerl.reason ?? '', /perl/);
+    const noNet = resolveIsolationLevel('auto', caps({ namespaces: { pid: true, mount: true, net: false, user: true } }));
+    assert.equal(noNet.level, 'cgroups');
+    assert.match(noNet.reason ?? '', /network namespaces/);
+    const s390 = resolveIsolationLevel('auto', caps({ arch: 's390x' }));
+    assert.equal(s390.level, 'cgroups');
+    assert.match(s390.reason ?? '', /syscall numbers of s390x/);
     const user = resolveIsolationLevel('auto', caps({ uid: 1000, root: false }));
     assert.equal(user.level, 'none');
     assert.match(user.reason ?? '', /root/);
@@ -130,29 +137,29 @@ describe('limits and launcher', () => {
     assert.equal(parseInitStatus(''), undefined);
   });
 
-  test('the namespace launcher passes every value as an argument', () => {
-    const { command, args } = namespaceLaunch({
-      unshare: '/usr/bin/unshare',
-      perl: '/usr/bin/perl',
-      setpriv: '/usr/bin/setpriv',
-      joinFiles: ['/cg/a/tasks'],
-      codeDir: '/data/code/it\'s "odd" $(x)',
-      runtimeDir: '/rt',
-      tmpMb: 1024,
-      shmMb: 64,
+  test('the plan carries every value as data, never as script text, and refuses what it cannot carry', () => {
+    const plan = encodePlan({
+      mode: 'full',
       uid: 200123,
-      hiddenPaths: ['/data'],
+      joinFiles: ['/cg/a/tasks'],
+      rootMountPoint: '/run/root',
+      layout: [{ kind: 'ro', source: '/data/code/it\'s "odd" $(x)', target: '/var/task' }],
       command: '/usr/bin/node',
       args: ['/var/runtime/node/bootstrap.js'],
+      env: { A: 'line\nbreak\tand tab', PERL5OPT: '-Mstrict' },
+      cwd: '/var/task',
       syscalls: initSyscalls('x64'),
-    });
-    assert.equal(command, '/usr/bin/unshare');
-    assert.deepEqual(args.slice(0, 6), ['--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private']);
-    const tail = args.slice(args.indexOf('--') + 1);
-    assert.deepEqual(tail.slice(0, 11), ['165,157,116,117,119', '200123', '/data/code/it\'s "odd" $(x)', '/rt', '1024', '64', '1', '/cg/a/tasks', '1', '/data', '/usr/bin/setpriv']);
-    assert.deepEqual(tail.slice(-2), ['/usr/bin/node', '/var/runtime/node/bootstrap.js']);
+    }).toString('utf8').split('\0');
+    assert.deepEqual(plan.slice(0, 2), ['mode\tfull', 'sys\t272,157,165,155,166,116,117,119']);
+    assert.ok(plan.includes('ro\t/data/code/it\'s "odd" $(x)\t/var/task'));
+    assert.ok(plan.includes('env\tA=line\nbreak\tand tab'));
+    assert.ok(plan.includes('env\tPERL5OPT=-Mstrict'));
+    assert.deepEqual(plan.slice(-4, -2), ['cmd\t/usr/bin/node', 'cmd\t/var/runtime/node/bootstrap.js']);
+    assert.throws(() => encodePlan({ mode: 'none', command: 'x', args: [], env: { 'A=B': '1' }, cwd: '/' }), /invalid environment variable name/);
+    assert.throws(() => encodePlan({ mode: 'none', command: 'x', args: ['a\0b'], env: {}, cwd: '/' }), /NUL/);
     assert.equal(initSyscalls('arm64')?.mount, 40);
     assert.equal(initSyscalls('s390x'), undefined);
+    assert.equal(INIT_PERL.includes('${'), false, 'nothing is spliced into the script');
   });
 });
 

@@ -6,6 +6,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { initSyscalls } from './launcher.js';
 
 /** Isolation levels, weakest first. */
 export type IsolationLevel = 'none' | 'cgroups' | 'cgroups+namespaces';
@@ -42,6 +43,8 @@ export interface CgroupInfo {
 /** Everything detectCapabilities() found out about this machine. */
 export interface HostCapabilities {
   readonly platform: NodeJS.Platform;
+  /** process.arch: the sandbox init makes syscalls by number. */
+  readonly arch: string;
   readonly uid: number | undefined;
   readonly root: boolean;
   readonly cores: number;
@@ -160,6 +163,7 @@ export function detectCapabilities(): HostCapabilities {
   }
   return {
     platform: process.platform,
+    arch: process.arch,
     uid,
     root: uid === 0,
     cores: availableParallelism(),
@@ -182,7 +186,7 @@ export function cgroupsUnavailable(caps: HostCapabilities): string | undefined {
   if (caps.cgroup.version === undefined) return 'no cgroup filesystem is mounted';
   const missing = REQUIRED_CONTROLLERS.filter((c) => !caps.cgroup.controllers.includes(c));
   if (missing.length > 0) return `cgroup v${caps.cgroup.version} lacks the ${missing.join(', ')} controller${missing.length > 1 ? 's' : ''}`;
-  if (!caps.tools.sh) return 'no sh on PATH';
+  if (!caps.tools.perl) return 'no perl on PATH (the sandbox init is a perl program; Debian: perl-base)';
   return undefined;
 }
 
@@ -190,9 +194,8 @@ export function cgroupsUnavailable(caps: HostCapabilities): string | undefined {
 export function namespacesUnavailable(caps: HostCapabilities): string | undefined {
   const cg = cgroupsUnavailable(caps);
   if (cg) return cg;
-  if (!caps.namespaces.pid || !caps.namespaces.mount) return 'the kernel offers no PID or mount namespaces';
-  const tools = (['unshare', 'setpriv', 'mount', 'perl'] as const).filter((t) => !caps.tools[t]);
-  if (tools.length > 0) return `missing tool${tools.length > 1 ? 's' : ''}: ${tools.join(', ')} (util-linux, perl-base)`;
+  if (!caps.namespaces.pid || !caps.namespaces.mount || !caps.namespaces.net) return 'the kernel offers no PID, mount or network namespaces';
+  if (!initSyscalls(caps.arch)) return `lambkin does not know the syscall numbers of ${caps.arch}`;
   return undefined;
 }
 

@@ -8,7 +8,7 @@
  * an unprivileged uid per sandbox, Lambda's file system layout, Runtime API reachable only by the
  * sandbox's own uid).
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,8 +21,9 @@ import {
   type IsolationRequest,
   type ResolvedLevel,
 } from './capabilities.js';
-import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, type CgroupManager, type SandboxCgroup } from './cgroups.js';
-import { cgroupLaunch, namespaceLaunch, SANDBOX_RUNTIME_DIR, SANDBOX_TASK_ROOT } from './launcher.js';
+import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, instanceName, type CgroupManager, type SandboxCgroup } from './cgroups.js';
+import { SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan } from './launcher.js';
+import { sandboxRoot } from './sandbox-root.js';
 
 /** The worker a sandbox goes into when its spec names none (e.g. a driver used without a fleet). */
 export const DEFAULT_WORKER = 'default';
@@ -38,8 +39,8 @@ export interface IsolationOptions {
   /** Replaces detection (tests). */
   readonly capabilities?: HostCapabilities;
   /**
-   * Directories no sandbox may see, e.g. lambkin's data directory: with namespaces they are made
-   * 0700 (root) and hidden under an empty read-only tmpfs inside every sandbox.
+   * Directories no sandbox may see, e.g. lambkin's data directory: made 0700 (root). A full
+   * sandbox sees no host path outside its runtime's anyway; this protects them at weaker levels too.
    */
   readonly protectedPaths?: readonly string[];
   /** First uid of the range sandboxes run as (namespaces level). Default 200000. */
@@ -48,25 +49,44 @@ export interface IsolationOptions {
   readonly uidCount?: number;
   /** Process limit per sandbox. Default 1024. */
   readonly pidsMax?: number;
-  /** Where to stage the runtime clients for /var/runtime. Default: a fresh directory in the OS temp dir. */
-  readonly stateDir?: string;
+  /**
+   * Where this instance keeps its run-time state (`<runDir>/<pid>-<tag>/`: staged runtime clients,
+   * sockets, the mount point of sandbox roots); start-up removes what dead instances left there.
+   * Default `<OS temp dir>/lambkin-run`; `lambkin serve` uses `<data dir>/run`.
+   */
+  readonly runDir?: string;
+  /** Gives a sandbox's network namespace its endpoints (relay.ts); without it, full sandboxes share the host's network. */
+  readonly relay?: RelayFactory;
   /** Receives the start-up message once (missing guarantees), if any. */
   readonly log?: (message: string) => void;
 }
 
+/** What the runtime of a sandbox is, to be started by the sandbox's init. */
+export interface RuntimeCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** The runtime's whole environment: Lambda's variables and the function's. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Host directories the runtime lives in outside /usr (shown read-only in a full sandbox). */
+  readonly readOnly?: readonly string[];
+}
+
 /** What a sandbox needs from isolation, as the process driver uses it. */
 export interface IsolatedSandbox {
-  /** The uid the runtime runs as (namespaces level); its Runtime API accepts only this uid. */
+  /** The uid the runtime runs as (namespaces level); undefined = lambkin's own. */
   readonly uid: number | undefined;
   /** LAMBDA_TASK_ROOT inside the sandbox. */
   readonly taskRoot: string;
   /** Directory with `node/` and `python/` runtime clients inside the sandbox, when they are remapped. */
   readonly runtimeDir: string | undefined;
-  /** True when the launcher reports the runtime's exit status on fd 3. */
-  readonly statusFd: boolean;
-  readonly cgroup: SandboxCgroup;
-  /** The argv that starts `command args` inside the sandbox, and environment the launcher needs. */
-  launch(command: string, args: readonly string[]): { command: string; args: string[]; env: Record<string, string> };
+  /**
+   * Host directory for this sandbox's Unix sockets (its Runtime API listens on `runtime.sock` there),
+   * when the sandbox has a network of its own; undefined = the Runtime API is on TCP loopback.
+   */
+  readonly socketDir: string | undefined;
+  readonly cgroup: SandboxCgroup | undefined;
+  /** The init's plan for this sandbox (launcher.ts). */
+  plan(runtime: RuntimeCommand): LaunchPlan;
   /** True when the kernel's OOM killer has killed a process of this sandbox. */
   oomKilled(): boolean;
   /** Peak memory of the whole sandbox in MB, if the cgroup reports it. */
@@ -75,6 +95,22 @@ export interface IsolatedSandbox {
   killAll(): Promise<void>;
   /** killAll, removes the cgroup, frees the uid. Idempotent. */
   release(): Promise<void>;
+}
+
+/** A sandbox at isolation `none`: plain processes; the init still reaps what the runtime leaves. */
+export function plainSandbox(spec: Pick<IsolationSpec, 'codeDir'>): IsolatedSandbox {
+  return {
+    uid: undefined,
+    taskRoot: spec.codeDir,
+    runtimeDir: undefined,
+    socketDir: undefined,
+    cgroup: undefined,
+    plan: (rt) => ({ mode: 'none', command: rt.command, args: rt.args, env: rt.env, cwd: spec.codeDir }),
+    oomKilled: () => false,
+    peakMb: () => undefined,
+    killAll: () => Promise.resolve(),
+    release: () => Promise.resolve(),
+  };
 }
 
 /** Minimal view of a sandbox spec (avoids a cycle with sandbox-driver.ts). */
@@ -86,16 +122,20 @@ export interface IsolationSpec {
   readonly ephemeralStorageMb?: number;
 }
 
-/** Owns this lambkin instance's cgroups, uids and staged runtime; closed by the driver that uses it. */
+/** Builds the relay argv for a sandbox whose Unix sockets are at `socketDirInside` (as the sandbox sees them). */
+export type RelayFactory = (socketDirInside: string) => readonly string[];
+
+/** Owns this lambkin instance's cgroups, uids, run directory and staged runtime; closed by the driver that uses it. */
 export class Isolation {
   readonly level: IsolationLevel;
   /** The start-up message listing missing guarantees (undefined when everything is enforced). */
   readonly message: string | undefined;
   readonly capabilities: HostCapabilities;
+  /** `<runDir>/<instance>`: this instance's state, removed by close(). */
+  readonly stateDir: string;
   private readonly cgroups: CgroupManager | undefined;
-  private readonly runtimeDir: string | undefined;
-  private readonly ownsRuntimeDir: boolean;
-  private readonly protectedPaths: string[];
+  private readonly runtimeDir: string;
+  private readonly rootMountPoint: string;
   private readonly uidsInUse = new Set<number>();
   private nextUid: number;
   private closing: Promise<void> | undefined;
@@ -110,25 +150,26 @@ export class Isolation {
     this.message = isolationStartupMessage(resolved);
     this.capabilities = caps;
     this.cgroups = cgroups;
-    this.protectedPaths = [];
     this.nextUid = Math.floor(Math.random() * this.uidCount);
+    const runDir = options.runDir ?? join(tmpdir(), 'lambkin-run');
+    mkdirSync(runDir, { recursive: true, mode: 0o711 });
+    removeDeadInstances(runDir);
+    this.stateDir = join(runDir, instanceName());
+    mkdirSync(this.stateDir, { mode: 0o711 });
+    this.runtimeDir = join(this.stateDir, 'runtime');
+    this.rootMountPoint = join(this.stateDir, 'root');
+    mkdirSync(this.rootMountPoint, { mode: 0o700 });
+    mkdirSync(join(this.stateDir, 'sandboxes'), { mode: 0o711 });
     if (this.level === 'cgroups+namespaces') {
       for (const p of options.protectedPaths ?? []) {
         try {
-          if (!statSync(p).isDirectory()) continue;
-          chmodSync(p, 0o700);
-          this.protectedPaths.push(p);
+          if (statSync(p).isDirectory()) chmodSync(p, 0o700);
         } catch {
-          // does not exist (yet): nothing to hide
+          // does not exist (yet): nothing to protect
         }
       }
-      for (const mountPoint of [SANDBOX_TASK_ROOT, SANDBOX_RUNTIME_DIR]) mkdirSync(mountPoint, { recursive: true, mode: 0o755 });
-      this.ownsRuntimeDir = options.stateDir === undefined;
-      this.runtimeDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'lambkin-runtime-'));
+      mkdirSync(this.runtimeDir, { mode: 0o755 });
       stageRuntimes(this.runtimeDir);
-    } else {
-      this.ownsRuntimeDir = false;
-      this.runtimeDir = undefined;
     }
   }
 
@@ -177,15 +218,15 @@ export class Isolation {
     await this.cgroups?.removeWorker(workerId);
   }
 
-  /** Prepares a sandbox's cgroup (and uid); undefined at level none. */
-  allocate(spec: IsolationSpec): IsolatedSandbox | undefined {
+  /** Prepares a sandbox's cgroup, uid and socket directory, as its level asks. */
+  allocate(spec: IsolationSpec): IsolatedSandbox {
     if (this.closing) throw new Error('isolation is closed');
     const cgroups = this.cgroups;
-    if (!cgroups || this.level === 'none') return undefined;
+    if (!cgroups || this.level === 'none') return plainSandbox(spec);
     const caps = this.capabilities;
-    const namespaces = this.level === 'cgroups+namespaces';
+    const full = this.level === 'cgroups+namespaces';
     // Taken first: if no uid is free, no cgroup is left behind.
-    const uid = namespaces ? this.takeUid() : undefined;
+    const uid = full ? this.takeUid() : undefined;
     let cgroup: SandboxCgroup;
     try {
       cgroup = cgroups.createSandbox(spec.workerId ?? DEFAULT_WORKER, spec.sandboxId, {
@@ -209,45 +250,53 @@ export class Isolation {
       killAll: () => cgroup.killAll(),
     };
     if (uid === undefined) {
-      const sh = caps.tools.sh ?? '/bin/sh';
       return {
         ...common,
         uid: undefined,
         taskRoot: spec.codeDir,
         runtimeDir: undefined,
-        statusFd: false,
-        launch: (command, args) => ({ ...cgroupLaunch(sh, cgroup.joinFiles, command, args), env: {} }),
+        socketDir: undefined,
+        plan: (rt) => ({ mode: 'cgroups', joinFiles: cgroup.joinFiles, command: rt.command, args: rt.args, env: rt.env, cwd: spec.codeDir }),
         release: () => cgroup.remove(),
       };
     }
-    const runtimeDir = this.runtimeDir as string;
+    const relay = this.options.relay;
+    const socketDir = relay ? join(this.stateDir, 'sandboxes', spec.sandboxId) : undefined;
+    if (socketDir) {
+      mkdirSync(socketDir, { mode: 0o700 });
+      chownSync(socketDir, uid, uid);
+    }
     let released: Promise<void> | undefined;
     return {
       ...common,
       uid,
       taskRoot: SANDBOX_TASK_ROOT,
       runtimeDir: SANDBOX_RUNTIME_DIR,
-      statusFd: true,
-      launch: (command, args) => ({
-        ...namespaceLaunch({
-          unshare: caps.tools.unshare ?? 'unshare',
-          perl: caps.tools.perl ?? 'perl',
-          setpriv: caps.tools.setpriv ?? 'setpriv',
-          joinFiles: cgroup.joinFiles,
+      socketDir,
+      plan: (rt) => ({
+        mode: 'full',
+        uid,
+        joinFiles: cgroup.joinFiles,
+        rootMountPoint: this.rootMountPoint,
+        network: relay !== undefined,
+        layout: sandboxRoot({
           codeDir: spec.codeDir,
-          runtimeDir,
-          tmpMb: spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB,
-          shmMb: 64,
+          runtimeDir: this.runtimeDir,
           uid,
-          hiddenPaths: this.protectedPaths,
-          command,
-          args,
+          ...(socketDir ? { socketDir } : {}),
+          ...(rt.readOnly ? { extraReadOnly: rt.readOnly } : {}),
+          tmp: { source: 'lambkin-tmp', fsType: 'tmpfs', data: `size=${spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB}m,mode=1777` },
         }),
-        env: { PERL_BADLANG: '0' },
+        ...(relay ? { relay: relay(SANDBOX_SOCKET_DIR) } : {}),
+        command: rt.command,
+        args: rt.args,
+        env: rt.env,
+        cwd: SANDBOX_TASK_ROOT,
       }),
       // Memoized so a second call cannot free the uid again once another sandbox holds it.
       release: () =>
         (released ??= cgroup.remove().then(() => {
+          if (socketDir) rmSync(socketDir, { recursive: true, force: true });
           // Only once no process of this uid is left (a failed removal keeps it taken), so the uid
           // cannot pass another sandbox's Runtime API check.
           this.uidsInUse.delete(uid);
@@ -267,13 +316,31 @@ export class Isolation {
     throw new Error('no free sandbox uid');
   }
 
-  /** Removes every cgroup of this instance and the staged runtime. Idempotent. */
+  /** Removes every cgroup of this instance and its state directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.cgroups?.close();
-      if (this.ownsRuntimeDir && this.runtimeDir) rmSync(this.runtimeDir, { recursive: true, force: true });
+      rmSync(this.stateDir, { recursive: true, force: true });
     })();
     return this.closing;
+  }
+}
+
+/** Removes `<runDir>/<pid>-<tag>` directories of lambkin instances that no longer run. */
+function removeDeadInstances(runDir: string): void {
+  for (const name of readdirSync(runDir)) {
+    const m = /^(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+    rmSync(join(runDir, name), { recursive: true, force: true });
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,23 +1,28 @@
 /**
- * The command lines that start a runtime inside its sandbox. Race-free by construction: the first
- * process of the sandbox moves itself into the sandbox's cgroup and only then starts anything else,
- * so every process of the sandbox, the runtime included, starts inside the cgroup. With cgroups
- * only, that first process is a shell that then execs the runtime.
- * It writes `0` ("the writing task") into each join file (SandboxCgroup.joinFiles). On cgroup v1
- * those are `tasks` files: moving just the current thread of a single-threaded process is the one
- * migration the kernel does without its global threadgroup lock, whose writer waits for an RCU grace
- * period (10–15 ms per sandbox measured on a 2-vCPU VM; see bench/isolation-cold-start.ts).
+ * The one program that starts every sandbox: a small perl init, run with a FIXED environment.
  *
- * With namespaces, the chain is
- *   unshare (new PID + mount namespace, fresh /proc) → perl (PID 1: a tiny init) → fork: drop to the
- *   sandbox's uid (setgroups/setresgid/setresuid, empty capability bounding set, no_new_privs) → the runtime.
- * The init joins the cgroup (it is single-threaded, as the v1 `tasks` join needs),
- * makes the mounts with mount(2) and drops privileges with direct syscalls (on architectures whose
- * numbers it does not know: mount(8) and setpriv(1), a few ms slower), reports the
- * runtime's real exit status on fd 3 (util-linux 2.38's unshare turns a child killed by a signal into
- * "exit 1"), reaps orphans, and exits when the runtime exits, which makes the kernel kill everything
- * else in the PID namespace. Every exec costs a few ms, so the chain is as short as it can be.
- * Every value reaches the scripts as an argument, never spliced into script text.
+ * Nothing the function controls reaches it through its environment or argv: the function's code
+ * path, its variables and everything else arrive as a NUL-separated plan on fd 4 (`encodePlan`),
+ * and the function's variables become the environment only at the final exec of the runtime,
+ * after privileges are dropped and `no_new_privs` is set. The init reports the runtime's real exit
+ * status on fd 3 ("exit N" / "signal N").
+ *
+ * Modes:
+ * - `none` / `cgroups`: the init (joining the sandbox's cgroup first, for `cgroups`) becomes a
+ *   child subreaper with a parent-death signal, runs the runtime, and when the runtime exits, the
+ *   server stops the sandbox (SIGTERM) or the server dies, kills every process the sandbox left,
+ *   setsid daemons included (they are reparented to it).
+ * - `full`: the outer init joins the cgroup and unshares mount, PID, network, UTS and IPC namespaces;
+ *   its child is PID 1 of the sandbox. PID 1 builds a fresh root on a tmpfs — the runtime's files,
+ *   /var/task and /var/runtime read-only, /opt, /tmp (a scratch disk or a tmpfs), its own /proc, a
+ *   minimal /dev and /etc — pivots into it and detaches the host's tree, brings up `lo`, starts the
+ *   relay that carries 127.0.0.1 ports to lambkin's Unix sockets, then forks the runtime as the
+ *   sandbox's uid (empty capability bounding set, no groups, no_new_privs). When the runtime exits,
+ *   PID 1 exits and the kernel kills everything else in the namespace; both inits die with the server
+ *   (PR_SET_PDEATHSIG).
+ *
+ * Syscalls are made directly (perl's `syscall`) so the chain is one exec; architectures whose
+ * numbers are not known here get no `full` mode (capabilities.ts says so).
  */
 import { constants } from 'node:os';
 
@@ -25,153 +30,224 @@ import { constants } from 'node:os';
 export const SANDBOX_TASK_ROOT = '/var/task';
 /** Where the runtime clients appear inside a namespaced sandbox. */
 export const SANDBOX_RUNTIME_DIR = '/var/runtime';
+/** Where lambkin's Unix sockets appear inside a namespaced sandbox (read by the relay only). */
+export const SANDBOX_SOCKET_DIR = '/var/lambkin';
 
-/** Exit status of the launcher when it could not set the sandbox up (distinct from any runtime's). */
+/** Exit status of the init when it could not set the sandbox up (distinct from any runtime's). */
 export const LAUNCH_FAILED = 125;
 
-/**
- * `sh -c JOIN lambkin-sandbox N file1..fileN command args...`: joins the cgroup, then execs the command.
- * `echo` is a builtin, so the shell itself (not a child) is the task that `0` moves.
- */
-export const JOIN_CGROUP_SCRIPT =
-  'n=$1; shift; while [ "$n" -gt 0 ]; do echo 0 > "$1" || exit 125; shift; n=$((n - 1)); done; exec "$@"';
-
-/** Syscall numbers the init uses directly: mount, prctl, setgroups, setresuid, setresgid. */
+/** Syscall numbers the init uses directly. */
 export interface InitSyscalls {
-  readonly mount: number;
+  readonly unshare: number;
   readonly prctl: number;
+  readonly mount: number;
+  readonly pivotRoot: number;
+  readonly umount2: number;
   readonly setgroups: number;
   readonly setresuid: number;
   readonly setresgid: number;
 }
 
-/** By architecture (arm64, riscv64 and loong64 share the generic table); undefined = use mount(8) and setpriv(1). */
+/** By architecture (arm64, riscv64 and loong64 share the generic table); undefined = not known here. */
 export function initSyscalls(arch: string = process.arch): InitSyscalls | undefined {
-  if (arch === 'x64') return { mount: 165, prctl: 157, setgroups: 116, setresuid: 117, setresgid: 119 };
-  if (arch === 'arm64' || arch === 'riscv64' || arch === 'loong64') return { mount: 40, prctl: 167, setgroups: 159, setresuid: 147, setresgid: 149 };
+  if (arch === 'x64') return { unshare: 272, prctl: 157, mount: 165, pivotRoot: 155, umount2: 166, setgroups: 116, setresuid: 117, setresgid: 119 };
+  if (arch === 'arm64' || arch === 'riscv64' || arch === 'loong64') {
+    return { unshare: 97, prctl: 167, mount: 40, pivotRoot: 41, umount2: 39, setgroups: 159, setresuid: 147, setresgid: 149 };
+  }
   return undefined;
 }
 
 /**
- * PID 1 of a namespaced sandbox, run as root by unshare. Arguments:
- * `SYSCALLS UID TASK RUNTIME TMP_MB SHM_MB N join-file×N M hidden-dir×M SETPRIV command args...`
- * where SYSCALLS is `mount,prctl,setgroups,setresuid,setresgid` or `0`.
- * Bind mounts come first: their sources may live under /tmp, which the private /tmp then hides.
+ * The init. Plan tokens (fd 4, NUL-separated, fields TAB-separated, the last field may hold tabs):
+ * `mode M` · `sys N,N,…` · `uid N` · `net 1` · `join FILE` · `root DIR` · `ro SRC DST` · `rw SRC DST` ·
+ * `link TARGET DST` · `file DST CONTENT` · `dev NAME` · `tmp SOURCE FSTYPE DATA` · `relay ARG` ·
+ * `cmd ARG` · `env K=V` · `cwd DIR`.
  */
 export const INIT_PERL = String.raw`
-my ($nrs, $id, $task, $rt, $tmp, $shm) = splice(@ARGV, 0, 6);
-$id = 0 + $id;
-my ($nr, $prctl, $setgroups, $setresuid, $setresgid) = map { 0 + $_ } split(/,/, $nrs);
-my @join = splice(@ARGV, 0, shift @ARGV);
-my @hidden = splice(@ARGV, 0, shift @ARGV);
-my $setpriv = shift @ARGV;
+use strict; no warnings;
+my (%o, @join, @ops, @relay, @cmd, @env);
+{ open(my $cf, "<&=", 4) or die "lambkin-init: no plan fd: $!\n"; local $/; my $raw = <$cf>; close $cf;
+  for my $t (split /\0/, $raw) { my ($k, $r) = split /\t/, $t, 2;
+    if ($k eq 'join') { push @join, $r } elsif ($k eq 'relay') { push @relay, $r } elsif ($k eq 'cmd') { push @cmd, $r }
+    elsif ($k eq 'env') { push @env, $r } elsif ($k =~ /^(ro|rw|link|file|dev|tmp)$/) { push @ops, [$k, split(/\t/, $r, $k eq 'tmp' ? 3 : 2)] }
+    else { $o{$k} = $r } } }
 open(my $st, ">&=", 3) or die "lambkin-init: no status fd: $!\n";
 sub fail { print STDERR "lambkin-init: $_[0]\n"; print $st "exit 125\n"; exit 125 }
+my ($UNSHARE, $PRCTL, $MOUNT, $PIVOT, $UMOUNT2, $SETGROUPS, $SETRESUID, $SETRESGID) = map { 0 + $_ } split(/,/, $o{sys});
+my $full = $o{mode} eq 'full';
+my $id = 0 + ($o{uid} // 0);
+# Die with the server. 'full' is torn down by the kernel with PID 1; the others clean up on SIGTERM.
+syscall($PRCTL, 1, $full ? 9 : 15, 0, 0, 0) == 0 or fail("pdeathsig: $!");
+exit 125 if getppid() == 1;
 for my $f (@join) { open(my $h, ">", $f) or fail("cgroup $f: $!"); print $h "0\n"; close($h) or fail("cgroup $f: $!") }
-sub mnt {
-  my ($src, $dst, $type, $flags, $data, @cli) = @_;
-  if ($nr) { return 1 if syscall($nr, $src, $dst, $type, $flags, $data) == 0; return 0 }
-  return system("mount", @cli) == 0;
+sub drop {
+  for my $c (0..63) { syscall($PRCTL, 24, $c, 0, 0, 0) }
+  syscall($SETGROUPS, 0, 0) == 0 or die "lambkin-init: setgroups: $!\n";
+  syscall($SETRESGID, $id, $id, $id) == 0 or die "lambkin-init: setresgid: $!\n";
+  syscall($SETRESUID, $id, $id, $id) == 0 or die "lambkin-init: setresuid: $!\n";
+  syscall($PRCTL, 38, 1, 0, 0, 0) == 0 or die "lambkin-init: no_new_privs: $!\n";
 }
-sub bindro {
-  my ($src, $dst) = @_;
-  mnt($src, $dst, "none", 4096, "", "--bind", "-o", "ro,nosuid,nodev", $src, $dst) or fail("bind $dst: $!");
-  !$nr or mnt("none", $dst, "none", 4096|32|1|2|4, "") or fail("read-only $dst: $!");
+sub runtime {
+  close $st; %ENV = (); for my $e (@env) { my ($k, $v) = split /=/, $e, 2; $ENV{$k} = $v }
+  chdir($o{cwd} // "/") or die "lambkin-init: chdir: $!\n";
+  exec { $cmd[0] } @cmd; print STDERR "lambkin-init: cannot run $cmd[0]: $!\n"; exit 127;
 }
-bindro($task, "/var/task");
-bindro($rt, "/var/runtime");
-for my $h (@hidden) { mnt("lambkin-hidden", $h, "tmpfs", 1, "size=4k,mode=000", "-t", "tmpfs", "-o", "ro,size=4k,mode=000", "lambkin-hidden", $h) or fail("hide $h: $!") }
-mnt("lambkin-tmp", "/tmp", "tmpfs", 2|4, "size=" . $tmp . "m,mode=1777", "-t", "tmpfs", "-o", "size=" . $tmp . "m,mode=1777,nosuid,nodev", "lambkin-tmp", "/tmp") or fail("/tmp: $!");
-!-d "/dev/shm" or mnt("lambkin-shm", "/dev/shm", "tmpfs", 2|4, "size=" . $shm . "m,mode=1777", "-t", "tmpfs", "-o", "size=" . $shm . "m,mode=1777,nosuid,nodev", "lambkin-shm", "/dev/shm") or fail("/dev/shm: $!");
-# A read-only root as on Lambda; best effort (the root may not be a mount point of its own).
-mnt("none", "/", "none", 4096|32|1, "", "-o", "remount,bind,ro", "/");
-chdir("/var/task") or fail("chdir /var/task: $!");
+sub report { my $s = shift; if ($s & 127) { print $st "signal ", $s & 127, "\n"; return 128 + ($s & 127) } print $st "exit ", $s >> 8, "\n"; return $s >> 8 }
+if (!$full) {
+  # A child subreaper: whatever the runtime leaves behind (setsid daemons too) is reparented here.
+  syscall($PRCTL, 36, 1, 0, 0, 0);
+  my $p = fork; defined $p or fail("fork: $!");
+  if (!$p) { drop() if $id; runtime() }
+  # Stopped by the server (SIGTERM): the runtime goes first, then everything else below.
+  local $SIG{TERM} = sub { kill 'KILL', $p };
+  my $code;
+  while (1) { my $w = waitpid(-1, 0); if ($w == $p) { $code = report($?); last } last if $w < 0 && !$!{EINTR} }
+  close $st;
+  # Kill everything left: descendants found through /proc (orphans are reparented here), then reap.
+  for my $round (1..100) { my %pp; for my $d (glob "/proc/[0-9]*") { open(my $h, "<", "$d/stat") or next; my $s = <$h>; $s =~ /\) \S (\d+)/ or next; $pp{substr($d, 6)} = $1 }
+    my @mine = ($$); my @kill; while (@mine) { my $x = shift @mine; for my $c (grep { $pp{$_} == $x } keys %pp) { push @kill, $c; push @mine, $c } }
+    last unless @kill; kill 'KILL', @kill; 1 while waitpid(-1, 0) > 0 }
+  exit $code // 0;
+}
+# full: new namespaces; the child is PID 1 of the sandbox.
+syscall($UNSHARE, 0x00020000 | 0x20000000 | 0x04000000 | 0x08000000 | ($o{net} ? 0x40000000 : 0)) == 0 or fail("unshare: $!");
+my $pid1 = fork; defined $pid1 or fail("fork: $!");
+if ($pid1) { close $st; waitpid($pid1, 0); my $s = $?; exit(($s & 127) ? 128 + ($s & 127) : $s >> 8) }
+syscall($PRCTL, 1, 9, 0, 0, 0);
+sub mnt { my ($src, $dst, $type, $flags, $data) = @_; syscall($MOUNT, $src // 0, $dst, $type // 0, $flags, $data // 0) == 0 or fail("mount $dst: $!") }
+sub mkdir_p { my $p = shift; my $acc = ""; for my $c (grep { length } split m{/}, $p) { $acc .= "/$c"; mkdir $acc, 0755 } }
+my ($BIND, $REC, $RO, $NOSUID, $NODEV, $NOEXEC, $REMOUNT) = (4096, 16384, 1, 2, 4, 8, 32);
+mnt(undef, "/", undef, $REC | 262144, undef);
+my $r = $o{root};
+mnt("lambkin-root", $r, "tmpfs", $NOSUID | $NODEV, "size=1m,mode=755");
+mkdir_p("$r$_") for qw(/var/task /var/runtime /opt /tmp /proc /dev /etc /.old);
+for my $op (@ops) {
+  my ($k, $a, $b, $c) = @$op;
+  if ($k eq 'link') { mkdir_p($1) if "$r$b" =~ m{^(.*)/[^/]+$}; symlink($a, "$r$b") or fail("link $b: $!"); next }
+  if ($k eq 'file') { mkdir_p($1) if "$r$a" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$a") or fail("file $a: $!"); print $h $b; close $h; chmod 0644, "$r$a"; next }
+  if ($k eq 'tmp') { mnt($a, "$r/tmp", $b, $NOSUID | $NODEV, $c); chmod 01777, "$r/tmp"; rmdir "$r/tmp/lost+found"; next }
+  my ($src, $dst) = $k eq 'dev' ? ("/dev/$a", "/dev/$a") : ($a, $b);
+  if (-d $src) { mkdir_p("$r$dst") } else { mkdir_p($1) if "$r$dst" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$dst") or fail("$dst: $!"); close $h }
+  mnt($src, "$r$dst", undef, $BIND | $REC, undef);
+  my $f = $k eq 'ro' ? $RO | $NOSUID | $NODEV : $k eq 'dev' ? $NOSUID | $NOEXEC : $NOSUID | $NODEV;
+  mnt(undef, "$r$dst", undef, $REMOUNT | $BIND | $f, undef);
+}
+symlink("/proc/self/fd", "$r/dev/fd"); symlink("/proc/self/fd/0", "$r/dev/stdin"); symlink("/proc/self/fd/1", "$r/dev/stdout"); symlink("/proc/self/fd/2", "$r/dev/stderr");
+mnt("proc", "$r/proc", "proc", $NOSUID | $NODEV | $NOEXEC, undef);
+chdir($r) or fail("chdir root: $!");
+# syscall() may write into its string arguments, so they must be variables, not literals.
+{ my ($new, $put, $old) = (".", ".old", "/.old");
+  syscall($PIVOT, $new, $put) == 0 or fail("pivot_root: $!");
+  chdir("/"); syscall($UMOUNT2, $old, 2) == 0 or fail("detach the host's tree: $!"); rmdir $old }
+mnt(undef, "/", undef, $REMOUNT | $RO | $NOSUID | $NODEV, undef);
+# Only lo, brought up (SIOCSIFFLAGS: IFF_UP | IFF_RUNNING).
+if ($o{net}) { socket(my $s, 2, 2, 0) or fail("socket: $!"); my $ifr = pack("a16 s x22", "lo", 1 | 64); ioctl($s, 0x8914, $ifr) or fail("lo: $!"); close $s }
+my $relay = 0;
+if (@relay) {
+  pipe(my $rd, my $wr) or fail("pipe: $!");
+  $relay = fork; defined $relay or fail("fork: $!");
+  if (!$relay) { close $rd; close $st; fcntl($wr, 2, 0); drop(); %ENV = (); exec { $relay[0] } @relay, fileno($wr); exit 127 }
+  close $wr; my $line = <$rd>; close $rd; defined $line && $line =~ /^ready/ or fail("the relay did not start");
+}
 my $p = fork; defined $p or fail("fork: $!");
-if (!$p) {
-  close $st; delete $ENV{PERL_BADLANG};
-  if ($prctl) {
-    # Empty bounding set (needs root, so first), no groups, every gid and uid (saved ones included:
-    # a saved uid 0 would keep the permitted capabilities), then no_new_privs for anything exec'd.
-    for my $c (0..63) { syscall($prctl, 24, $c, 0, 0, 0) }
-    syscall($setgroups, 0, 0) == 0 or die "lambkin-init: setgroups: $!\n";
-    syscall($setresgid, $id, $id, $id) == 0 or die "lambkin-init: setresgid: $!\n";
-    syscall($setresuid, $id, $id, $id) == 0 or die "lambkin-init: setresuid: $!\n";
-    syscall($prctl, 38, 1, 0, 0, 0) == 0 or die "lambkin-init: no_new_privs: $!\n";
-  } else {
-    unshift @ARGV, $setpriv, "--reuid=$id", "--regid=$id", "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--";
-  }
-  exec { $ARGV[0] } @ARGV; print STDERR "lambkin-init: cannot run $ARGV[0]: $!\n"; exit 127;
-}
-while (1) {
-  my $w = waitpid(-1, 0); last if $w < 0; next if $w != $p; my $s = $?;
-  if ($s & 127) { print $st "signal ", $s & 127, "\n"; close $st; exit 128 + ($s & 127) }
-  print $st "exit ", $s >> 8, "\n"; close $st; exit $s >> 8;
-}
+if (!$p) { drop(); runtime() }
+while (1) { my $w = waitpid(-1, 0); last if $w < 0; next if $w != $p; exit report($?) }
 exit 0;
 `;
 
-/** Everything the cgroups+namespaces launcher needs, each passed to its init as an argument. */
-export interface NamespaceLaunch {
-  readonly unshare: string;
-  readonly perl: string;
-  readonly setpriv: string;
+/** A sandbox's plan, as the init reads it from fd 4. */
+export interface LaunchPlan {
+  readonly mode: 'none' | 'cgroups' | 'full';
+  /** The uid to run as (`full`; optional elsewhere: 0 or undefined keeps lambkin's own). */
+  readonly uid?: number;
   /** SandboxCgroup.joinFiles. */
-  readonly joinFiles: readonly string[];
-  readonly codeDir: string;
-  readonly runtimeDir: string;
-  readonly tmpMb: number;
-  readonly shmMb: number;
-  readonly uid: number;
-  readonly hiddenPaths: readonly string[];
+  readonly joinFiles?: readonly string[];
+  /** `full`: an empty directory on the host where the sandbox's root tmpfs is mounted (in its own mount namespace). */
+  readonly rootMountPoint?: string;
+  /** `full`: what goes into the new root, in order. */
+  readonly layout?: readonly RootEntry[];
+  /** `full`: a network namespace of its own (only `lo`); the relay carries lambkin's endpoints into it. */
+  readonly network?: boolean;
+  /** `full`: the relay's argv; the init appends the fd number it must write "ready" to. */
+  readonly relay?: readonly string[];
   readonly command: string;
   readonly args: readonly string[];
-  /** Syscall numbers; default: this machine's architecture's (null: use mount(8) and setpriv(1)). */
-  readonly syscalls?: InitSyscalls | null;
+  /** The runtime's whole environment (the function's variables and Lambda's). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd: string;
+  /** Default: this machine's architecture's. */
+  readonly syscalls?: InitSyscalls;
 }
 
-function syscallArg(n: InitSyscalls | undefined): string {
-  return n ? [n.mount, n.prctl, n.setgroups, n.setresuid, n.setresgid].join(',') : '0';
+/** One entry of a sandbox's root. */
+export type RootEntry =
+  | { readonly kind: 'ro' | 'rw'; readonly source: string; readonly target: string }
+  | { readonly kind: 'link'; readonly linkTarget: string; readonly target: string }
+  | { readonly kind: 'file'; readonly target: string; readonly content: string }
+  | { readonly kind: 'dev'; readonly name: string }
+  | { readonly kind: 'tmp'; readonly source: string; readonly fsType: string; readonly data: string };
+
+function field(value: string, what: string): string {
+  if (value.includes('\0')) throw new Error(`${what} contains a NUL byte`);
+  return value;
 }
 
-/** argv for the cgroups level: join the cgroup, exec the runtime. */
-export function cgroupLaunch(sh: string, joinFiles: readonly string[], command: string, args: readonly string[]): { command: string; args: string[] } {
-  return { command: sh, args: ['-c', JOIN_CGROUP_SCRIPT, 'lambkin-sandbox', String(joinFiles.length), ...joinFiles, command, ...args] };
+function pathField(value: string, what: string): string {
+  if (value.includes('\t') || value.includes('\n')) throw new Error(`${what} contains a tab or newline: ${JSON.stringify(value)}`);
+  return field(value, what);
+}
+
+/** The plan as the init reads it. Throws on a value the format cannot carry (a NUL byte, a tab in a path). */
+export function encodePlan(plan: LaunchPlan): Buffer {
+  const sys = plan.syscalls ?? initSyscalls();
+  if (!sys) throw new Error(`sandboxes cannot be launched on ${process.arch}: its syscall numbers are not known to lambkin`);
+  const tokens: string[] = [
+    `mode\t${plan.mode}`,
+    `sys\t${[sys.unshare, sys.prctl, sys.mount, sys.pivotRoot, sys.umount2, sys.setgroups, sys.setresuid, sys.setresgid].join(',')}`,
+    `cwd\t${pathField(plan.cwd, 'cwd')}`,
+  ];
+  if (plan.uid !== undefined) tokens.push(`uid\t${plan.uid}`);
+  if (plan.network) tokens.push('net\t1');
+  if (plan.rootMountPoint !== undefined) tokens.push(`root\t${pathField(plan.rootMountPoint, 'root')}`);
+  for (const f of plan.joinFiles ?? []) tokens.push(`join\t${pathField(f, 'cgroup file')}`);
+  for (const e of plan.layout ?? []) {
+    switch (e.kind) {
+      case 'ro':
+      case 'rw':
+        tokens.push(`${e.kind}\t${pathField(e.source, 'bind source')}\t${pathField(e.target, 'bind target')}`);
+        break;
+      case 'link':
+        tokens.push(`link\t${pathField(e.linkTarget, 'link target')}\t${pathField(e.target, 'link')}`);
+        break;
+      case 'file':
+        tokens.push(`file\t${pathField(e.target, 'file')}\t${field(e.content, 'file content')}`);
+        break;
+      case 'dev':
+        tokens.push(`dev\t${pathField(e.name, 'device')}`);
+        break;
+      case 'tmp':
+        tokens.push(`tmp\t${pathField(e.source, '/tmp source')}\t${pathField(e.fsType, '/tmp type')}\t${field(e.data, '/tmp options')}`);
+        break;
+    }
+  }
+  for (const a of plan.relay ?? []) tokens.push(`relay\t${field(a, 'relay argument')}`);
+  for (const a of [plan.command, ...plan.args]) tokens.push(`cmd\t${field(a, 'runtime argument')}`);
+  for (const [k, v] of Object.entries(plan.env)) {
+    if (k === '' || k.includes('=')) throw new Error(`invalid environment variable name ${JSON.stringify(k)}`);
+    tokens.push(`env\t${field(k, 'variable name')}=${field(v, `variable ${k}`)}`);
+  }
+  return Buffer.from(tokens.join('\0'), 'utf8');
 }
 
 /**
- * argv for the cgroups+namespaces level. Its fd 3 must be a pipe: the runtime's exit status arrives
- * there. Set PERL_BADLANG=0 in its environment (the init removes it again) so a LANG the host lacks
- * does not put perl's locale warnings into the function's log.
+ * The environment every init starts with: nothing of the function's, nothing of lambkin's own
+ * (e.g. NODE_OPTIONS or PERL5LIB that lambkin may have been started with).
  */
-export function namespaceLaunch(o: NamespaceLaunch): { command: string; args: string[] } {
-  return {
-    command: o.unshare,
-    args: [
-      '--pid',
-      '--fork',
-      '--kill-child',
-      '--mount-proc',
-      '--propagation',
-      'private',
-      o.perl,
-      '-e',
-      INIT_PERL,
-      '--',
-      syscallArg(o.syscalls === undefined ? initSyscalls() : (o.syscalls ?? undefined)),
-      String(o.uid),
-      o.codeDir,
-      o.runtimeDir,
-      String(o.tmpMb),
-      String(o.shmMb),
-      String(o.joinFiles.length),
-      ...o.joinFiles,
-      String(o.hiddenPaths.length),
-      ...o.hiddenPaths,
-      o.setpriv,
-      o.command,
-      ...o.args,
-    ],
-  };
+export const LAUNCHER_ENV: Readonly<Record<string, string>> = Object.freeze({ PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' });
+
+/** argv of the init. Its fd 3 must be a pipe lambkin reads (status), fd 4 one it writes the plan to. */
+export function initCommand(perl: string): { command: string; args: string[] } {
+  return { command: perl, args: ['-e', INIT_PERL] };
 }
 
 /** Parses the init's status line ("exit 3" / "signal 9") into Node's exit shape; undefined if absent. */
