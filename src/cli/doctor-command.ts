@@ -4,17 +4,18 @@
  */
 import {
   detectCapabilities,
+  guarantees,
   missingGuarantees,
+  type IsolationFeatures,
   resolveIsolationLevel,
   type HostCapabilities,
   type IsolationLevel,
 } from '../fleet/isolation/capabilities.js';
-import { MB_PER_VCPU } from '../fleet/isolation/cgroups.js';
 
 const yes = (b: boolean): string => (b ? 'yes' : 'no');
 
 /** Prints the report line by line through `out`; returns the level `serve --isolation auto` would use. */
-export function runDoctor(out: (line: string) => void, caps: HostCapabilities = detectCapabilities()): IsolationLevel {
+export function runDoctor(out: (line: string) => void, caps: HostCapabilities = detectCapabilities(), features?: IsolationFeatures): IsolationLevel {
   const { level, reason } = resolveIsolationLevel('auto', caps);
   out(`platform:    ${caps.platform} (${caps.cores} core${caps.cores === 1 ? '' : 's'})`);
   out(`user:        uid ${caps.uid ?? 'n/a'}${caps.root ? ' (root)' : ''}`);
@@ -28,23 +29,13 @@ export function runDoctor(out: (line: string) => void, caps: HostCapabilities = 
   }
   const ns = caps.namespaces;
   out(`namespaces:  pid ${yes(ns.pid)}, mount ${yes(ns.mount)}, net ${yes(ns.net)}, user ${yes(ns.user)}`);
-  const tools = (['sh', 'unshare', 'setpriv', 'mount', 'perl'] as const).map((t) => `${t} ${caps.tools[t] ?? 'missing'}`);
+  const tools = (['perl'] as const).map((t) => `${t} ${caps.tools[t] ?? 'missing'}`);
   out(`tools:       ${tools.join(', ')}`);
   out(`kvm:         ${caps.kvm.present ? `/dev/kvm present${caps.kvm.accessible ? '' : ' (not accessible to this user)'}` : 'no /dev/kvm'} (not used yet)`);
   out('');
   out(`isolation:   ${level}${reason ? ` — ${reason}` : ''}`);
-  if (level !== 'none') {
-    out(`  enforced:  MemorySize as a hard memory limit (swap off), CPU = MemorySize/${MB_PER_VCPU} vCPU, process limit, whole-sandbox kill`);
-  }
-  if (level === 'cgroups+namespaces') {
-    out('  enforced:  own PID + mount namespace, unprivileged uid per sandbox, read-only /var/task and /var/runtime,');
-    out('             private /tmp of EphemeralStorage, data dir hidden, Runtime API reachable by its own sandbox only');
-  }
-  const missing = missingGuarantees(level);
-  if (missing.length > 0) {
-    out('  missing:');
-    for (const m of missing) out(`    - ${m}`);
-  }
-  out('  not done:  VPC network namespaces (--vpc-network netns), microVMs (KVM)');
+  for (const g of guarantees(level, features)) out(`  ${g.enforced ? 'enforced:' : 'MISSING: '} ${g.text}`);
+  if (level === 'none') for (const m of missingGuarantees(level, features).filter((x) => !x.startsWith('not enforced'))) out(`  note:     ${m}`);
+  out('  not done:  VPC ENIs as network interfaces, outbound network for sandboxes (NAT), microVMs (KVM)');
   return level;
 }

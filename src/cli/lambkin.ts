@@ -117,7 +117,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   let isolation: Isolation | undefined;
   try {
     // Throws at start-up when an explicitly requested level is not available here.
-    isolation = givenDriver ? undefined : Isolation.create({ request: options.isolation, protectedPaths: [dataDir], log });
+    isolation = givenDriver ? undefined : Isolation.create({ request: options.isolation, protectedPaths: [dataDir], runDir: join(dataDir, 'run'), log });
   } catch (err) {
     return failStart(err);
   }

@@ -98,8 +98,9 @@ describe('capability detection', () => {
     assert.equal(isolationStartupMessage({ level: 'cgroups+namespaces', reason: undefined }), undefined);
     const msg = isolationStartupMessage({ level: 'none', reason: 'cgroups need root (lambkin runs as uid 1000)' }) ?? '';
     assert.match(msg, /^lambkin: sandbox isolation is 'none' \(cgroups need root/);
-    assert.match(msg, /MemorySize is not a hard limit/);
-    assert.match(msg, /Runtime API/);
+    assert.match(msg, /not enforced: MemorySize is a hard limit/);
+    assert.match(msg, /not enforced: a network of its own/);
+    assert.match(msg, /not enforced: a sandbox sees only its runtime's files/);
     assert.equal(msg.split('\n').length, 1 + missingGuarantees('none').length);
     assert.ok(missingGuarantees('cgroups').length < missingGuarantees('none').length);
   });
@@ -114,9 +115,13 @@ describe('capability detection', () => {
     assert.match(text, /user: +uid 0 \(root\)/);
     assert.match(text, /kvm: +\/dev\/kvm present/);
     assert.match(text, /isolation: +cgroups\+namespaces/);
+    assert.match(text, /enforced: a network of its own/);
+    assert.doesNotMatch(text, /MISSING/);
     const weak: string[] = [];
     assert.equal(runDoctor((l) => weak.push(l), caps({ uid: 501, root: false, platform: 'darwin' })), 'none');
-    assert.match(weak.join('\n'), /missing:\n\s+- MemorySize is not a hard limit/);
+    assert.match(weak.join('\n'), /MISSING: +MemorySize is a hard limit/);
+    assert.match(weak.join('\n'), /MISSING: +a network of its own/);
+    assert.match(weak.join('\n'), /enforced: lambkin's helpers run with a fixed environment/);
   });
 });
 

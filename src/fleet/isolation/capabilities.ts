@@ -229,23 +229,47 @@ export function resolveIsolationLevel(request: IsolationRequest, caps: HostCapab
   }
 }
 
-/** The guarantees of issue "Lambda-grade isolation" that a level does NOT give. */
-export function missingGuarantees(level: IsolationLevel): string[] {
-  const out: string[] = [];
+/** Whether a full sandbox can have a disk-backed /tmp (loop devices and mkfs.ext4 usable). */
+export interface IsolationFeatures {
+  readonly scratchDisks: boolean;
+}
+
+/** One promise of the sandbox's security contract (DESIGN.md), and whether a level keeps it. */
+export interface Guarantee {
+  readonly text: string;
+  readonly enforced: boolean;
+}
+
+/**
+ * Every guarantee of the sandbox's security contract and of Lambda's limits, with whether `level`
+ * enforces it on this machine. The start-up message and `lambkin doctor` both print from this list.
+ */
+export function guarantees(level: IsolationLevel, features: IsolationFeatures = { scratchDisks: true }): Guarantee[] {
+  const cg = level !== 'none';
+  const full = level === 'cgroups+namespaces';
+  return [
+    { text: "lambkin's helpers run with a fixed environment; a function's variables apply only at its runtime's exec", enforced: true },
+    { text: 'nothing a sandbox starts outlives it, and no sandbox outlives the server', enforced: cg },
+    { text: 'MemorySize is a hard limit (swap off); out of memory is Runtime.OutOfMemory', enforced: cg },
+    { text: 'CPU in proportion to MemorySize (1,769 MB = one vCPU)', enforced: cg },
+    { text: 'a process limit per sandbox (a fork bomb stays inside)', enforced: cg },
+    { text: 'frozen between invocations (background work gets no CPU while idle)', enforced: cg },
+    { text: 'Max Memory Used covers the whole sandbox', enforced: cg },
+    { text: 'an unprivileged uid per sandbox with no capabilities and no_new_privs', enforced: full },
+    { text: "a sandbox sees only its runtime's files, /var/task and /opt read-only, its /tmp, its own /proc and a minimal /dev", enforced: full },
+    { text: "a network of its own: its Runtime API, lambkin's sandbox endpoint and the X-Ray daemon; lambkin's API and the host's services are unreachable", enforced: full },
+    { text: 'other sandboxes cannot be seen, signalled or reached', enforced: full },
+    { text: '/tmp is disk, limited to EphemeralStorage and not charged to memory', enforced: full && features.scratchDisks },
+  ];
+}
+
+/** The guarantees a level does NOT give, worded as what is missing. */
+export function missingGuarantees(level: IsolationLevel, features?: IsolationFeatures): string[] {
+  const out = guarantees(level, features)
+    .filter((g) => !g.enforced)
+    .map((g) => `not enforced: ${g.text}`);
   if (level === 'none') {
-    out.push(
-      'MemorySize is not a hard limit (Node.js gets --max-old-space-size; other runtimes are unlimited)',
-      'CPU is not proportional to MemorySize (every sandbox may use every core)',
-      'no process limit (a fork bomb reaches the host)',
-      'Max Memory Used is the runtime process\'s own peak, not the sandbox\'s',
-    );
-  }
-  if (level !== 'cgroups+namespaces') {
-    out.push(
-      "sandboxes run as lambkin's own user: they can read other functions' code, other sandboxes' /tmp and lambkin's data directory",
-      'no private /tmp (EphemeralStorage is not enforced) and the code is writable',
-      "sandboxes can reach each other's Runtime API",
-    );
+    out.push("at isolation none, a sandbox can kill its own init, so a daemon it starts may then outlive it; functions run as lambkin's own user");
   }
   return out;
 }
@@ -254,8 +278,8 @@ export function missingGuarantees(level: IsolationLevel): string[] {
  * The one start-up message about isolation: undefined when everything is enforced, else which level
  * runs, why, and each missing guarantee.
  */
-export function isolationStartupMessage(resolved: ResolvedLevel): string | undefined {
-  const missing = missingGuarantees(resolved.level);
+export function isolationStartupMessage(resolved: ResolvedLevel, features?: IsolationFeatures): string | undefined {
+  const missing = missingGuarantees(resolved.level, features);
   if (missing.length === 0) return undefined;
   return [
     `lambkin: sandbox isolation is '${resolved.level}'${resolved.reason ? ` (${resolved.reason})` : ''}; missing guarantees:`,
