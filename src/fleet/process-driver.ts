@@ -198,6 +198,12 @@ class ProcessSandbox implements SandboxHandle {
   private exitInfo: ExitInfo | undefined;
   private readonly exited: Promise<ExitInfo>;
   private resolveExit!: (e: ExitInfo) => void;
+  /**
+   * The running invocation's exit handler. `exited` lives as long as the sandbox, so an invocation must
+   * not attach a reaction to it (each would keep that invocation's result alive until the sandbox stops):
+   * one reaction, attached once in the constructor, calls whatever invocation is current.
+   */
+  private onExit: ((e: ExitInfo) => void) | undefined;
   /** Lines printed since the last collection. */
   private pending: string[] = [];
   private maxMemoryMb = 0;
@@ -210,6 +216,7 @@ class ProcessSandbox implements SandboxHandle {
     private readonly box?: IsolatedSandbox,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
+    void this.exited.then((e) => this.onExit?.(e));
   }
 
   get id(): string {
@@ -303,7 +310,12 @@ class ProcessSandbox implements SandboxHandle {
       logs: this.collect(),
     });
     try {
-      const result = await Promise.race([this.api.invoke(inv, aborts), this.exited.then((e) => ({ kind: 'exit' as const, e }))]);
+      // Per invocation and dropped with it (see onExit); the runtime may also be gone already.
+      const exit = new Promise<{ kind: 'exit'; e: ExitInfo }>((resolve) => {
+        if (this.exitInfo) resolve({ kind: 'exit', e: this.exitInfo });
+        else this.onExit = (e) => resolve({ kind: 'exit', e });
+      });
+      const result = await Promise.race([this.api.invoke(inv, aborts), exit]);
       if (result.kind === 'exit') {
         await nextTurn();
         const msg = `RequestId: ${inv.requestId} Error: Runtime exited with error: ${exitDescription(result.e)}`;
@@ -329,6 +341,7 @@ class ProcessSandbox implements SandboxHandle {
       }
       throw err;
     } finally {
+      this.onExit = undefined;
       clearTimeout(timer);
     }
   }
