@@ -17,7 +17,10 @@ export interface RequestContext {
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   readonly caller: Caller;
-  /** `http://host:port` as the client addressed us, for URLs we hand back (Code.Location). */
+  /**
+   * `http://host:port` of this server as configured (or listening), for URLs we hand back
+   * (Code.Location). Never the request's Host header, which the caller controls.
+   */
   readonly baseUrl: string;
   /** Aborted when the client goes away before we answer. */
   readonly signal: AbortSignal;
@@ -119,6 +122,8 @@ export interface HttpServerOptions {
   /** The caller's region when a request carries no SigV4 credential scope. */
   readonly defaultRegion: string;
   readonly routes: readonly Route[];
+  /** The URL clients reach this server at, for URLs it hands back. Default: {@link HttpServer.url}. */
+  readonly publicUrl?: string;
   /** Where unexpected handler failures are reported (they become ServiceException 500). */
   readonly onInternalError?: (err: unknown) => void;
 }
@@ -237,7 +242,7 @@ export class HttpServer {
         headers: req.headers,
         body,
         caller,
-        baseUrl: `http://${req.headers.host ?? `127.0.0.1:${this.port}`}`,
+        baseUrl: this.options.publicUrl ?? this.url,
         signal: abort.signal,
       });
     } catch (err) {

@@ -2,12 +2,15 @@
  * Requests no SDK sends, over raw sockets: each gets an HTTP answer in AWS's error shape instead of
  * a silently closed connection. CONNECT is 405; a Content-Length over the 256 MiB cap is 413,
  * answered at once without reading the body (none is sent here), and the connection then closes.
+ * A forged Host header does not leak into URLs lambkin hands back.
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { leakFree } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
+import { createFn } from '../helpers/lambda.js';
+import { makeZip } from '../helpers/zip.js';
 
 interface RawResponse {
   readonly status: number;
@@ -54,7 +57,7 @@ function assertAwsError(res: RawResponse, status: number, type: string, message:
 void test(
   'CONNECT and an over-limit Content-Length get AWS-shaped HTTP answers, not a closed socket',
   leakFree(async (t, defer) => {
-    const { lambkin } = await startTestServer(defer);
+    const { lambkin, lambda } = await startTestServer(defer);
     const port = Number(new URL(lambkin.url).port);
 
     await t.test('CONNECT is 405 MethodNotAllowedException', async () => {
@@ -79,6 +82,19 @@ void test(
     await t.test('on a path no operation has, 404 without waiting for the body', async () => {
       const res = await rawExchange(port, 'POST /nothing/here HTTP/1.1\r\nHost: x\r\nContent-Length: 300000000\r\n\r\n');
       assertAwsError(res, 404, 'UnknownOperationException', /No Lambda operation matches POST \/nothing\/here/);
+    });
+
+    await t.test("GetFunction's Code.Location names lambkin's own address, not a forged Host header", async () => {
+      await createFn(lambda, 'raw-host', makeZip({ 'index.js': 'exports.handler = async () => 1;' }));
+      const res = await rawExchange(port, 'GET /2015-03-31/functions/raw-host HTTP/1.1\r\nHost: evil.example:1\r\nConnection: close\r\n\r\n');
+      assert.equal(res.status, 200, res.body);
+      const location = (JSON.parse(res.body) as { Code: { Location: string } }).Code.Location;
+      assert.ok(location.startsWith(`${lambkin.url}/lambkin/v1/code/`), location);
+      assert.ok(!location.includes('evil'), location);
+      // And it serves the zip there.
+      const zip = await fetch(location);
+      assert.equal(zip.status, 200);
+      assert.equal((await zip.arrayBuffer()).byteLength > 0, true);
     });
 
     await t.test('the server still serves afterwards', async () => {
