@@ -167,6 +167,13 @@ export const catalogue = {
       `No Lambda operation matches ${p.method} ${p.path}. Check the endpoint URL and the API version in the path.`,
     { method: 'GET', path: '/2099-01-01/nothing' },
   ),
+  /** CONNECT (a proxy tunnel): lambkin is an API endpoint, not a proxy. */
+  methodNotAllowed: entry(
+    'MethodNotAllowedException',
+    405,
+    (p: { method: string }) => `The ${p.method} method is not supported: this is a Lambda API endpoint, not a proxy.`,
+    { method: 'CONNECT' },
+  ),
   service: entry(
     'ServiceException',
     500,

@@ -37,6 +37,11 @@ export interface ProcessDriverOptions {
   readonly isolation?: Isolation;
   /** perl, which runs every sandbox's init (launcher.ts). Default: `perl` found on PATH. */
   readonly perl?: string;
+  /**
+   * Freeze a sandbox while it is idle, as Lambda does between invocations (default true): its
+   * processes get no CPU until the next invocation thaws them. Off only for comparisons (bench/).
+   */
+  readonly freezeIdle?: boolean;
 }
 
 /** Init overran its limit (the driver retries it once under the function's timeout, as Lambda does). */
@@ -92,6 +97,8 @@ export class ProcessDriver implements SandboxDriver {
       await sandbox.stop();
       throw err;
     }
+    // Init is done and the runtime waits on /next: frozen until its first invocation.
+    sandbox.freezeWhenIdle();
     return sandbox;
   }
 
@@ -206,6 +213,18 @@ class ProcessSandbox implements SandboxHandle {
   private exitInfo: ExitInfo | undefined;
   private readonly exited: Promise<ExitInfo>;
   private resolveExit!: (e: ExitInfo) => void;
+  /**
+   * The running invocation's exit handler. `exited` lives as long as the sandbox, so an invocation must
+   * not attach a reaction to it (each would keep that invocation's result alive until the sandbox stops):
+   * one reaction, attached once in the constructor, calls whatever invocation is current.
+   */
+  private onExit: ((e: ExitInfo) => void) | undefined;
+  /** True from the freeze request until the thaw (freezing, frozen, or SIGSTOPped at level none). */
+  private frozen = false;
+  /** Aborts the wait for the runtime's next /next after an invocation (the freeze it would lead to). */
+  private idleWait: AbortController | undefined;
+  /** The latest freeze: true once the sandbox is frozen, false if it was not (thawed first, or freezing is off). */
+  private freezing: Promise<boolean> = Promise.resolve(false);
   /** Lines printed since the last collection. */
   private pending: string[] = [];
   private maxMemoryMb = 0;
@@ -218,6 +237,7 @@ class ProcessSandbox implements SandboxHandle {
     private readonly box: IsolatedSandbox,
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
+    void this.exited.then((e) => this.onExit?.(e));
   }
 
   get id(): string {
@@ -304,9 +324,68 @@ class ProcessSandbox implements SandboxHandle {
     this.state = 'idle';
   }
 
+  /**
+   * Resolves true once the idle sandbox is frozen (cgroup freezer; at level none, once SIGSTOP was
+   * sent to its process group), false when it will not be (busy again, stopped, or freezing is off).
+   */
+  whenFrozen(): Promise<boolean> {
+    return this.freezing;
+  }
+
+  /**
+   * Freezes the sandbox as soon as the runtime is parked on GET /next again, i.e. idle as Lambda sees
+   * it (Lambda freezes once the runtime asks for the next event). The next invoke() thaws it first.
+   */
+  freezeWhenIdle(): void {
+    if (this.options.freezeIdle === false || this.state !== 'idle') return;
+    const wait = new AbortController();
+    this.idleWait = wait;
+    this.freezing = this.api.waitForNext(wait.signal).then(
+      () => (wait.signal.aborted || this.state !== 'idle' ? false : this.freezeNow()),
+      () => false,
+    );
+  }
+
+  private freezeNow(): Promise<boolean> {
+    this.idleWait = undefined;
+    this.frozen = true;
+    if (this.box?.freezable) return this.box.freeze();
+    // Level none (or a cgroup without a freezer): stop the sandbox's process group. A process that
+    // left the group (setsid, e.g. a daemon) is not covered here; only a cgroup freezer sees it.
+    this.signalGroup('SIGSTOP');
+    return Promise.resolve(true);
+  }
+
+  /** Thaws a frozen sandbox (synchronous) and calls off a freeze that is still to come. */
+  private thaw(): void {
+    this.idleWait?.abort();
+    this.idleWait = undefined;
+    if (!this.frozen) return;
+    this.frozen = false;
+    if (this.box?.freezable) this.box.thaw();
+    else this.signalGroup('SIGCONT');
+  }
+
+  private signalGroup(sig: NodeJS.Signals): void {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.exitInfo) return;
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone
+    }
+  }
+
   async invoke(inv: SandboxInvocation, signal?: AbortSignal): Promise<InvocationOutcome> {
     if (this.state !== 'idle') throw new Error(`sandbox ${this.id} is ${this.state}, not idle`);
     this.state = 'busy';
+    try {
+      // Before the event is handed over, as Lambda thaws the environment for the next invocation.
+      this.thaw();
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
     const started = performance.now();
     const timeout = new AbortController();
     const timer = setTimeout(() => timeout.abort(new Error('timeout')), Math.max(0, inv.deadlineMs - Date.now()));
@@ -317,7 +396,12 @@ class ProcessSandbox implements SandboxHandle {
       logs: this.collect(),
     });
     try {
-      const result = await Promise.race([this.api.invoke(inv, aborts), this.exited.then((e) => ({ kind: 'exit' as const, e }))]);
+      // Per invocation and dropped with it (see onExit); the runtime may also be gone already.
+      const exit = new Promise<{ kind: 'exit'; e: ExitInfo }>((resolve) => {
+        if (this.exitInfo) resolve({ kind: 'exit', e: this.exitInfo });
+        else this.onExit = (e) => resolve({ kind: 'exit', e });
+      });
+      const result = await Promise.race([this.api.invoke(inv, aborts), exit]);
       if (result.kind === 'exit') {
         await nextTurn();
         const msg = `RequestId: ${inv.requestId} Error: Runtime exited with error: ${exitDescription(result.e)}`;
@@ -329,6 +413,7 @@ class ProcessSandbox implements SandboxHandle {
       // Lines written just before the answer may still be in the pipe: give it one I/O turn.
       await nextTurn();
       this.state = 'idle';
+      this.freezeWhenIdle();
       if (result.kind === 'response') return { kind: 'success', payload: result.payload, ...common() };
       return { kind: 'error', errorType: result.errorType, payload: result.payload, fatal: false, ...common() };
     } catch (err) {
@@ -343,6 +428,7 @@ class ProcessSandbox implements SandboxHandle {
       }
       throw err;
     } finally {
+      this.onExit = undefined;
       clearTimeout(timer);
     }
   }
@@ -376,8 +462,10 @@ class ProcessSandbox implements SandboxHandle {
     const child = this.child;
     if (!child || this.exitInfo) return;
     if (!this.box.cgroup && child.pid !== undefined) {
-      // No cgroup: the init kills what the runtime left (setsid daemons are reparented to it).
+      // No cgroup: the init kills what the runtime left (setsid daemons are reparented to it). A
+      // stopped (idle) group would hold the SIGTERM, so it is continued first.
       try {
+        this.thaw();
         process.kill(child.pid, 'SIGTERM');
       } catch {
         // already gone
@@ -390,6 +478,13 @@ class ProcessSandbox implements SandboxHandle {
       if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
     } catch {
       child.kill('SIGKILL');
+    }
+    // A frozen cgroup holds the SIGKILL until it is thawed (a SIGSTOPped group dies of it anyway).
+    // Thawed after the kill, so nothing of the sandbox runs in between.
+    try {
+      this.thaw();
+    } catch (err) {
+      this.pending.push(`lambkin: ${String(err)}`);
     }
     // Processes that left the process group (setsid daemons) are still in the cgroup.
     await this.box.killAll();

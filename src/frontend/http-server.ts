@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AwsError, awsError } from '../errors/catalogue.js';
@@ -17,7 +17,10 @@ export interface RequestContext {
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   readonly caller: Caller;
-  /** `http://host:port` as the client addressed us, for URLs we hand back (Code.Location). */
+  /**
+   * `http://host:port` of this server as configured (or listening), for URLs we hand back
+   * (Code.Location). Never the request's Host header, which the caller controls.
+   */
   readonly baseUrl: string;
   /** Aborted when the client goes away before we answer. */
   readonly signal: AbortSignal;
@@ -119,6 +122,8 @@ export interface HttpServerOptions {
   /** The caller's region when a request carries no SigV4 credential scope. */
   readonly defaultRegion: string;
   readonly routes: readonly Route[];
+  /** The URL clients reach this server at, for URLs it hands back. Default: {@link HttpServer.url}. */
+  readonly publicUrl?: string;
   /** Where unexpected handler failures are reported (they become ServiceException 500). */
   readonly onInternalError?: (err: unknown) => void;
 }
@@ -147,6 +152,12 @@ export class HttpServer {
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
+    });
+    // A CONNECT request never reaches the request handler: without this, node closes the socket unanswered.
+    this.server.on('connect', (req: IncomingMessage, socket: Socket) => {
+      const reply = errorReply(awsError('methodNotAllowed', { method: req.method ?? 'CONNECT' }), randomUUID());
+      socket.on('error', () => socket.destroy());
+      socket.end(rawResponse({ ...reply, headers: { ...reply.headers, allow: 'GET, POST, PUT, DELETE' } }));
     });
     this.server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -208,10 +219,17 @@ export class HttpServer {
       if (!segments) throw awsError('unknownOperation', { method, path: url.pathname });
       const match = matchRoute(this.routes, method, segments);
       if (!match) {
-        await drain(req);
+        if (declaredLength(req) > DEFAULT_MAX_BODY) res.shouldKeepAlive = false;
+        else await drain(req);
         throw awsError('unknownOperation', { method, path: url.pathname });
       }
       const { route, params } = match;
+      if (declaredLength(req) > HARD_BODY_CAP) {
+        // Answered without reading a byte of it; the connection closes after the answer, since the
+        // unread body would otherwise be taken for the next request.
+        res.shouldKeepAlive = false;
+        throw route.tooLarge?.() ?? awsError('requestEntityTooLarge', { operation: 'this', limit: route.maxBodyBytes ?? DEFAULT_MAX_BODY });
+      }
       const body = await readBody(req, route.maxBodyBytes ?? DEFAULT_MAX_BODY, route.tooLarge);
       const caller = callerFrom(req.headers.authorization, url.searchParams.get('X-Amz-Credential'), this.options.defaultRegion);
       reply = await route.handler({
@@ -224,7 +242,7 @@ export class HttpServer {
         headers: req.headers,
         body,
         caller,
-        baseUrl: `http://${req.headers.host ?? `127.0.0.1:${this.port}`}`,
+        baseUrl: this.options.publicUrl ?? this.url,
         signal: abort.signal,
       });
     } catch (err) {
@@ -259,14 +277,27 @@ function send(res: ServerResponse, reply: Reply, requestId: string): void {
   res.end(body);
 }
 
+/** A reply as raw HTTP/1.1 bytes, for a socket node's response object does not own (CONNECT); closes the connection. */
+function rawResponse(reply: Reply): string {
+  const body = JSON.stringify(reply.body ?? {});
+  const headers: Record<string, string> = {
+    ...reply.headers,
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  };
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
+  return `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/** The request's Content-Length (NaN when it has none, e.g. chunked). */
+function declaredLength(req: IncomingMessage): number {
+  return Number(req.headers['content-length'] ?? NaN);
+}
+
 /** Reads the whole body, refusing (after draining a bounded amount) when it exceeds `max`. */
 async function readBody(req: IncomingMessage, max: number, tooLarge?: () => AwsError): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? NaN);
   const overflow = () => tooLarge?.() ?? awsError('requestEntityTooLarge', { operation: 'this', limit: max });
-  if (declared > HARD_BODY_CAP) {
-    req.destroy();
-    throw overflow();
-  }
   const chunks: Buffer[] = [];
   let size = 0;
   let over = false;

@@ -12,7 +12,8 @@
  * entry is reported as such, not as a corrupt zip): no absolute paths, drive letters, NUL or
  * `..` segments (backslashes count as separators). Symlink entries are skipped, never created,
  * so no later entry can be written through one. The uncompressed total is counted from the
- * bytes actually inflated, not from headers.
+ * bytes actually inflated, not from headers, and every entry's CRC-32 is checked (yauzl does not).
+ * A zip with no entries at all is refused.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { chmod, mkdir, rm, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { crc32 } from 'node:zlib';
 import yauzl from 'yauzl';
 import { AwsError, awsError, limits } from '../errors/catalogue.js';
 
@@ -240,6 +242,11 @@ async function extract(zip: Buffer, dest: string, maxUnzipped: number): Promise<
   } catch (e) {
     throw badZip(e);
   }
+  if (zipfile.entryCount === 0) {
+    // Only an end-of-central-directory record: nothing to run (AWS refuses it the same way).
+    zipfile.close();
+    throw awsError('badZip', { detail: 'the zip holds no entries' });
+  }
   let total = 0;
   let current: yauzl.Entry | undefined;
   const made = new Set<string>();
@@ -270,11 +277,18 @@ async function extract(zip: Buffer, dest: string, maxUnzipped: number): Promise<
       if (total + entry.uncompressedSize > maxUnzipped) throw awsError('unzippedTooLarge', { limit: maxUnzipped });
       await ensureDir(path.dirname(target));
       const stream = await zipfile.openReadStreamPromise(entry);
+      // yauzl does not check CRC-32s: a damaged entry must not become code that runs.
+      let crc = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           total += chunk.length;
+          crc = crc32(chunk, crc);
           if (total > maxUnzipped) cb(awsError('unzippedTooLarge', { limit: maxUnzipped }));
           else cb(null, chunk);
+        },
+        flush(cb) {
+          if (crc >>> 0 !== entry.crc32 >>> 0) cb(awsError('badZip', { detail: `CRC-32 mismatch in entry '${rawName}'` }));
+          else cb();
         },
       });
       await pipeline(stream, counter, createWriteStream(target, { mode: 0o644 }));

@@ -19,7 +19,7 @@ import {
   type LambdaClient,
   type Runtime,
 } from '@aws-sdk/client-lambda';
-import { makeZip } from '../helpers/zip.js';
+import { EMPTY_ZIP, makeZip, withWrongCrcs } from '../helpers/zip.js';
 import { createFn, escapingZip, incompressibleZip, json, rejectsAws, serverGroup, zipBomb } from '../helpers/lambda.js';
 
 const GOOD = makeZip({ 'index.js': 'exports.handler = async (e) => ({ ok: true, size: JSON.stringify(e).length });\n' });
@@ -114,6 +114,14 @@ void test(
         'InvalidParameterValueException',
         400,
       );
+    });
+
+    await t.test('a zip with wrong CRC-32s and an empty zip: InvalidParameterValueException, on create and update', async () => {
+      const aws = /^Could not unzip uploaded file\. Please check your file, then try to upload again\./;
+      for (const zip of [withWrongCrcs(GOOD), EMPTY_ZIP]) {
+        await rejectedCreate('bad-crc', zip, {}, 'InvalidParameterValueException', 400, aws);
+        await rejectedUpdate(() => lambda.send(new UpdateFunctionCodeCommand({ FunctionName: 'bad-existing', ZipFile: zip })), 'InvalidParameterValueException', 400, aws);
+      }
     });
 
     await t.test('a missing handler file: create succeeds, invoke gives Runtime.ImportModuleError', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { limits } from '../../src/errors/catalogue.js';
 import { CodeStore, MAX_UNZIPPED_BYTES, MAX_ZIP_BYTES, safeEntryPath } from '../../src/functions/code-store.js';
 import { rejectsAwsError } from '../helpers/aws-error.js';
-import { makeZerosZip, buildZip } from '../helpers/zip.js';
+import { makeZerosZip, buildZip, EMPTY_ZIP, withWrongCrcs } from '../helpers/zip.js';
 
 const base = mkdtempSync(path.join(tmpdir(), 'lambkin-code-'));
 after(() => rmSync(base, { recursive: true, force: true }));
@@ -121,6 +121,18 @@ void describe('CodeStore', () => {
     damaged.fill(0xff, 40, 60);
     await rejectsAwsError(store.put(damaged), 'badZip');
     assert.deepEqual(listing(store), []);
+  });
+
+  void test('a zip whose CRC-32s are wrong, and an empty zip, are badZip with AWS\'s wording; nothing written', async () => {
+    const store = newStore();
+    const good = buildZip({ 'index.js': 'exports.handler = async () => 1;', 'lib/a.js': 'x'.repeat(5000) });
+    await rejectsAwsError(store.put(withWrongCrcs(good)), 'badZip', /^Could not unzip uploaded file\. Please check your file, then try to upload again\. \(CRC-32 mismatch in entry 'index\.js'\)$/);
+    assert.deepEqual(listing(store), []);
+    await rejectsAwsError(store.put(EMPTY_ZIP), 'badZip', /^Could not unzip uploaded file\. Please check your file, then try to upload again\./);
+    assert.deepEqual(listing(store), []);
+    // The same zip with its CRCs intact is fine.
+    const ok = await store.put(good);
+    assert.equal(readFileSync(path.join(ok.dir, 'lib/a.js'), 'utf8'), 'x'.repeat(5000));
   });
 
   void test('an entry whose real size exceeds its header is refused before anything is kept', async () => {

@@ -62,3 +62,29 @@ export function makeZip(files: Record<string, string | { text: string; exec?: bo
 
 /** The seed's hello.zip (its handler, verbatim). */
 export const helloZip = seedHelloZip;
+
+/** A zip that is only an end-of-central-directory record: a valid, empty archive. */
+export const EMPTY_ZIP = Buffer.concat([Buffer.from([0x50, 0x4b, 0x05, 0x06]), Buffer.alloc(18)]);
+
+/**
+ * `zip` with the CRC-32 of every entry wrong (in its local header and in the central directory),
+ * the data itself intact: only a CRC check can tell.
+ */
+export function withWrongCrcs(zip: Buffer): Buffer {
+  const out = Buffer.from(zip);
+  for (const [signature, offset] of [
+    [0x04034b50, 14],
+    [0x02014b50, 16],
+  ] as const) {
+    for (let i = out.indexOf(le32(signature)); i >= 0; i = out.indexOf(le32(signature), i + 4)) {
+      out.writeUInt32LE((out.readUInt32LE(i + offset) ^ 0xdeadbeef) >>> 0, i + offset);
+    }
+  }
+  return out;
+}
+
+function le32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}

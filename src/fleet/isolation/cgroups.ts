@@ -58,6 +58,20 @@ export interface SandboxCgroup {
   forksRefused(): number;
   /** SIGKILLs every process in the cgroup (frozen first where possible, so a fork bomb cannot outrun it) and waits until it is empty. */
   killAll(): Promise<void>;
+  /**
+   * Freezes every process of the cgroup (v1 `freezer.state` FROZEN, v2 `cgroup.freeze` 1): they get no
+   * CPU until {@link thaw}. Resolves true once the kernel reports the cgroup frozen; false when there
+   * is no freezer (v1 without the freezer hierarchy), when a thaw came first, or after `limitMs`.
+   */
+  freeze(limitMs?: number): Promise<boolean>;
+  /** True when this cgroup has a freezer (v2 always, v1 with the freezer hierarchy mounted). */
+  readonly freezable: boolean;
+  /** Thaws the cgroup (synchronous: the kernel wakes the tasks during the write). A no-op when not frozen. */
+  thaw(): void;
+  /** True while the kernel reports the cgroup frozen (not while it is still freezing). */
+  frozen(): boolean;
+  /** CPU time the cgroup's processes used so far, in µs (v1 cpuacct.usage, v2 cpu.stat usage_usec); undefined if not offered. */
+  cpuUsageUs(): number | undefined;
   /** killAll, then removes the directories. Idempotent. */
   remove(): Promise<void>;
 }
@@ -78,6 +92,8 @@ export interface CgroupManager {
 }
 
 const NAME = /^[A-Za-z0-9._-]+$/;
+/** The always-frozen empty v1 cgroup of an instance (see V1Manager); no worker id starts with a dot. */
+const FREEZE_ANCHOR = '.freeze-anchor';
 function checkName(kind: string, name: string): void {
   if (!NAME.test(name) || name === '.' || name === '..') throw new Error(`invalid ${kind} id for a cgroup: ${JSON.stringify(name)}`);
 }
@@ -145,6 +161,37 @@ async function until(done: () => boolean, limitMs: number, onRetry?: () => void)
     wait = Math.min(50, wait * 2);
   }
   return true;
+}
+
+/** How long freeze() waits for the kernel to report a cgroup frozen, unless told otherwise. */
+const FREEZE_LIMIT_MS = 1000;
+
+interface Freezer {
+  freeze(limitMs?: number): Promise<boolean>;
+  /** A thaw (or a kill) supersedes a freeze still waiting to complete: that freeze resolves false. */
+  cancel(): void;
+}
+
+const noFreezer: Freezer = { freeze: () => Promise.resolve(false), cancel: () => {} };
+
+/**
+ * freeze() for a cgroup: `request` writes the freeze, `done` reads whether the kernel finished. The
+ * kernel only says so in a file (v1 FREEZING → FROZEN, v2 `frozen 1` in cgroup.events, whose change
+ * could be watched with inotify but is not worth a watcher per sandbox), so it is polled with a deadline.
+ */
+function freezeWith(request: () => void, done: () => boolean): Freezer {
+  let generation = 0;
+  return {
+    freeze: async (limitMs = FREEZE_LIMIT_MS) => {
+      const mine = ++generation;
+      request();
+      const settled = await until(() => generation !== mine || done(), limitMs);
+      return settled && generation === mine;
+    },
+    cancel: () => {
+      generation++;
+    },
+  };
 }
 
 /** SIGKILLs `pids()` until `empty()`; throws if processes survive 10 s of that. */
@@ -237,7 +284,7 @@ export function createCgroupManager(caps: HostCapabilities, opts: { instance?: s
   throw new Error('no cgroup filesystem');
 }
 
-/** cgroup v1: a directory per hierarchy (memory, cpu, pids and, when mounted, freezer). */
+/** cgroup v1: a directory per hierarchy (memory, cpu, pids and, when mounted, freezer and cpuacct). */
 class V1Manager implements CgroupManager {
   readonly version = 1 as const;
   /** controller → `…/lambkin/<instance>` in that controller's hierarchy. */
@@ -248,7 +295,9 @@ class V1Manager implements CgroupManager {
   readonly instanceDirs: string[];
 
   constructor(caps: HostCapabilities, instance: string) {
-    const controllers = ['memory', 'cpu', 'pids', ...(caps.cgroup.v1Mounts['freezer'] ? ['freezer'] : [])];
+    // freezer: whole-sandbox kill and the freeze between invocations; cpuacct: CPU usage (often co-mounted with cpu).
+    const optional = ['freezer', 'cpuacct'].filter((c) => caps.cgroup.v1Mounts[c]);
+    const controllers = ['memory', 'cpu', 'pids', ...optional];
     for (const c of controllers) {
       const m = caps.cgroup.v1Mounts[c];
       if (!m) throw new Error(`cgroup v1 controller ${c} is not mounted`);
@@ -259,6 +308,14 @@ class V1Manager implements CgroupManager {
     }
     this.instanceDirs = [...new Set(this.base.values())];
     for (const d of this.instanceDirs) mkdirSync(d, { recursive: true });
+    if (this.base.has('freezer')) {
+      // The v1 freezer switches a kernel static key when the first cgroup freezes and the last one
+      // thaws, which patches kernel text and costs 5–20 ms per thaw. An empty cgroup kept frozen for
+      // the instance's lifetime keeps the key on, so thawing a sandbox is a plain write (~20 µs).
+      const anchor = join(this.dir('freezer', ''), FREEZE_ANCHOR);
+      mkdirSync(anchor, { recursive: true });
+      tryWrite(join(anchor, 'freezer.state'), 'FROZEN');
+    }
     // Hierarchical accounting, so a worker's limit covers its sandboxes (the default on current kernels).
     tryWrite(join(this.dir('memory', ''), 'memory.use_hierarchy'), '1');
     for (const l of this.lambkinDirs) void removeStaleInstances(l);
@@ -304,6 +361,7 @@ class V1Manager implements CgroupManager {
     const cpu = this.dir('cpu', rel);
     const pids = this.dir('pids', rel);
     const freezer = this.base.has('freezer') ? this.dir('freezer', rel) : undefined;
+    const cpuacct = this.base.has('cpuacct') ? this.dir('cpuacct', rel) : undefined;
     try {
       const bytes = String(limits.memoryMb * 1024 * 1024);
       tryWrite(join(mem, 'memory.swappiness'), '0');
@@ -319,7 +377,10 @@ class V1Manager implements CgroupManager {
     }
     const procsFiles = dirs.map((d) => join(d, 'cgroup.procs'));
     const allPids = () => [...new Set(procsFiles.flatMap(pidsIn))];
+    const freezerState = freezer ? join(freezer, 'freezer.state') : undefined;
+    const freeze = freezerState ? freezeWith(() => write(freezerState, 'FROZEN'), () => readText(freezerState)?.trim() === 'FROZEN') : noFreezer;
     const killAll = async (): Promise<void> => {
+      freeze.cancel();
       if (freezer && allPids().length > 0) {
         // Frozen processes cannot fork, so one pass kills a fork bomb; SIGKILL lands when thawed.
         if (tryWrite(join(freezer, 'freezer.state'), 'FROZEN')) {
@@ -343,6 +404,18 @@ class V1Manager implements CgroupManager {
       pidsCurrent: () => readNumber(join(pids, 'pids.current')) ?? 0,
       forksRefused: () => keyed(join(pids, 'pids.events'), 'max') ?? 0,
       killAll,
+      freeze: freeze.freeze,
+      freezable: freezerState !== undefined,
+      thaw: () => {
+        freeze.cancel();
+        // v1 thaws synchronously: THAWED is what the file reads right after the write.
+        if (freezerState) write(freezerState, 'THAWED');
+      },
+      frozen: () => (freezerState ? readText(freezerState)?.trim() === 'FROZEN' : false),
+      cpuUsageUs: () => {
+        const ns = cpuacct ? readNumber(join(cpuacct, 'cpuacct.usage')) : undefined;
+        return ns === undefined ? undefined : Math.floor(ns / 1000);
+      },
       remove: remover(killAll, dirs, () => this.sandboxes.delete(sandbox)),
     };
     this.sandboxes.add(sandbox);
@@ -427,7 +500,10 @@ class V2Manager implements CgroupManager {
     }
     const procs = join(dir, 'cgroup.procs');
     const populated = () => keyed(join(dir, 'cgroup.events'), 'populated') !== 0 && pidsIn(procs).length > 0;
+    const isFrozen = () => keyed(join(dir, 'cgroup.events'), 'frozen') === 1;
+    const freeze = freezeWith(() => write(join(dir, 'cgroup.freeze'), '1'), isFrozen);
     const killAll = async (): Promise<void> => {
+      freeze.cancel();
       if (pidsIn(procs).length === 0) return;
       // cgroup.kill (Linux 5.14+) kills the whole subtree atomically; else freeze, kill, thaw.
       if (!tryWrite(join(dir, 'cgroup.kill'), '1')) {
@@ -452,6 +528,16 @@ class V2Manager implements CgroupManager {
       pidsCurrent: () => readNumber(join(dir, 'pids.current')) ?? 0,
       forksRefused: () => keyed(join(dir, 'pids.events'), 'max') ?? 0,
       killAll,
+      freeze: freeze.freeze,
+      // cgroup.freeze came with Linux 5.2.
+      freezable: existsSync(join(dir, 'cgroup.freeze')),
+      thaw: () => {
+        freeze.cancel();
+        // The tasks are woken during the write; cgroup.events says `frozen 0` from then on.
+        write(join(dir, 'cgroup.freeze'), '0');
+      },
+      frozen: isFrozen,
+      cpuUsageUs: () => keyed(join(dir, 'cpu.stat'), 'usage_usec'),
       remove: remover(killAll, [dir], () => this.sandboxes.delete(sandbox)),
     };
     this.sandboxes.add(sandbox);

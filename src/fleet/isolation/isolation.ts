@@ -93,6 +93,15 @@ export interface IsolatedSandbox {
   peakMb(): number | undefined;
   /** Kills every process of the sandbox and waits until they are gone. */
   killAll(): Promise<void>;
+  /**
+   * Freezes every process of the sandbox (its cgroup's freezer), as Lambda does between invocations;
+   * resolves true once frozen, false when this cgroup cannot be frozen (the caller falls back to signals).
+   */
+  freeze(): Promise<boolean>;
+  /** True when {@link freeze} can work (the cgroup has a freezer). */
+  readonly freezable: boolean;
+  /** Thaws the sandbox; synchronous, a no-op when it is not frozen. */
+  thaw(): void;
   /** killAll, removes the cgroup, frees the uid. Idempotent. */
   release(): Promise<void>;
 }
@@ -109,6 +118,10 @@ export function plainSandbox(spec: Pick<IsolationSpec, 'codeDir'>): IsolatedSand
     oomKilled: () => false,
     peakMb: () => undefined,
     killAll: () => Promise.resolve(),
+    // No cgroup: the driver stops the process group instead (SIGSTOP / SIGCONT).
+    freeze: () => Promise.resolve(false),
+    freezable: false,
+    thaw: () => undefined,
     release: () => Promise.resolve(),
   };
 }
@@ -248,6 +261,9 @@ export class Isolation {
       },
       peakMb: () => cgroup.peakMb(),
       killAll: () => cgroup.killAll(),
+      freeze: () => cgroup.freeze(),
+      freezable: cgroup.freezable,
+      thaw: () => cgroup.thaw(),
     };
     if (uid === undefined) {
       return {
