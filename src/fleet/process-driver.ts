@@ -33,6 +33,19 @@ export interface ProcessDriverOptions {
   readonly substituteNote?: (runtime: string) => string | undefined;
   /** Sandbox isolation (cgroups, namespaces); the driver closes it in close(). Default: plain processes. */
   readonly isolation?: Isolation;
+  /** Per-sandbox AWS credentials and endpoint: issued when a sandbox starts, revoked when it stops. */
+  readonly sandboxIdentity?: SandboxIdentity;
+}
+
+/**
+ * A sandbox's identity towards AWS APIs (lambkin's sandbox-facing endpoint). `environment` issues
+ * the sandbox's credentials and returns AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ * and the AWS_ENDPOINT_URL* variables (pointing at `endpointUrl` when given: a sandbox that reaches
+ * the endpoint through a relay); `revoke` ends them.
+ */
+export interface SandboxIdentity {
+  environment(spec: SandboxSpec, endpointUrl?: string): Readonly<Record<string, string>>;
+  revoke(sandboxId: string): void;
 }
 
 /** Init overran its limit (the driver retries it once under the function's timeout, as Lambda does). */
@@ -148,6 +161,8 @@ export function sandboxEnvironment(
   runtimeApi: string,
   extra: Readonly<Record<string, string>> = {},
   paths: SandboxPaths = { taskRoot: spec.codeDir, runtimeDir: undefined },
+  /** The sandbox's credentials and endpoint ({@link SandboxIdentity}); they win over the function's variables. */
+  identity: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   return {
     ...spec.environment,
@@ -156,6 +171,7 @@ export function sandboxEnvironment(
     HOME: '/tmp',
     TZ: ':UTC',
     ...extra,
+    ...identity,
     AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
     AWS_LAMBDA_FUNCTION_VERSION: spec.functionVersion,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
@@ -230,7 +246,10 @@ class ProcessSandbox implements SandboxHandle {
     const launch = box ? box.launch(cmd.command, cmd.args) : { ...cmd, env: {} };
     const child = spawn(launch.command, launch.args, {
       cwd: this.spec.codeDir,
-      env: { ...sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths), ...launch.env },
+      env: {
+        ...sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths, this.options.sandboxIdentity?.environment(this.spec)),
+        ...launch.env,
+      },
       stdio: box?.statusFd ? ['ignore', 'pipe', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe'],
       // Its own process group, so stop() also kills whatever the handler spawned.
       detached: true,
@@ -337,6 +356,8 @@ class ProcessSandbox implements SandboxHandle {
     this.stopping ??= (async () => {
       if (this.state !== 'failed') this.state = 'stopping';
       await this.kill();
+      // Its credentials end with it (whatever it started is gone by now).
+      this.options.sandboxIdentity?.revoke(this.spec.sandboxId);
       await this.api.close();
       // Every process of the sandbox (daemons included), its cgroup and its uid.
       await this.box?.release();
