@@ -64,7 +64,12 @@ export interface Lambkin {
    * The sandbox-facing endpoint: the Lambda and X-Ray APIs again, for sandbox credentials only, on
    * a Unix socket (for sandboxes in their own network namespace, through a relay) and on loopback TCP.
    */
-  readonly sandboxEndpoint: { readonly socketPath: string; readonly url: string };
+  readonly sandboxEndpoint: {
+    /** `<dataDir>/run/sandbox-api.sock`; absent when the path is too long for a Unix socket (a note is logged). */
+    readonly socketPath?: string;
+    /** `http://127.0.0.1:PORT`: what sandboxes get as AWS_ENDPOINT_URL. */
+    readonly url: string;
+  };
   /** Issued keys: host keys (SQLite) and the live sandboxes' temporary ones. */
   readonly credentials: { readonly host: HostCredentials; readonly sandbox: SandboxCredentials };
   /** Stops accepting requests, lets in-flight ones finish, stops every sandbox, closes the store. */
@@ -300,8 +305,14 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const sandboxApi = { host: '127.0.0.1', port: 0, defaultRegion: options.defaultRegion, onInternalError, authenticate: authenticator('sandbox', authDeps), routes: apiRoutes };
   const sandboxTcp = await HttpServer.start(sandboxApi).catch(failStart);
   opened.push(() => sandboxTcp.close());
-  const sandboxSocketPath = join(dataDir, 'run', 'sandbox-api.sock');
-  const sandboxUnix = await HttpServer.start({ ...sandboxApi, socketPath: sandboxSocketPath }).catch(failStart);
+  // A Unix socket path holds at most 107 bytes (Node would silently truncate a longer one): a data dir
+  // too deep for it costs the socket, not the server.
+  const socketPath = join(dataDir, 'run', 'sandbox-api.sock');
+  const socketFits = Buffer.byteLength(socketPath) <= 107;
+  if (!socketFits) log(`lambkin: ${socketPath} is too long for a Unix socket; the sandbox-facing endpoint listens on TCP only`);
+  const sandboxUnix = socketFits ? await HttpServer.start({ ...sandboxApi, socketPath }).catch(failStart) : undefined;
+  if (sandboxUnix) opened.push(() => sandboxUnix.close());
+  const sandboxSocketPath = sandboxUnix ? socketPath : undefined;
   sandboxEndpointUrl = sandboxTcp.url;
   // ENIs first: provisioned concurrency of hyperplane VPC versions waits for them.
   enis.start();
@@ -314,7 +325,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await Promise.all([http.close(), sandboxTcp.close(), sandboxUnix.close()]);
+      await Promise.all([http.close(), sandboxTcp.close(), sandboxUnix?.close()]);
       await queue.close();
       controller.close();
       enis.close();
@@ -335,13 +346,13 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     workerManager,
     logs,
     queue,
-    sandboxEndpoint: { socketPath: sandboxSocketPath, url: sandboxTcp.url },
+    sandboxEndpoint: { ...(sandboxSocketPath !== undefined ? { socketPath: sandboxSocketPath } : {}), url: sandboxTcp.url },
     credentials: { host: hostKeys, sandbox: sandboxKeys },
     close,
     abort: () => {
       http.destroyConnections();
       sandboxTcp.destroyConnections();
-      sandboxUnix.destroyConnections();
+      sandboxUnix?.destroyConnections();
       void close();
     },
   };

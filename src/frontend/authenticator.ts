@@ -8,6 +8,7 @@
  * - `strict`: a request must be signed with an issued key;
  * - `sandbox`: a request must be signed with a live sandbox key (the sandbox-facing endpoint).
  */
+import { timingSafeEqual } from 'node:crypto';
 import { AwsError, awsError } from '../errors/catalogue.js';
 import type { Caller } from '../functions/names.js';
 import type { Clock } from '../util/clock.js';
@@ -39,6 +40,14 @@ function headerOf(req: IncomingSignedRequest, name: string): string | undefined 
   return undefined;
 }
 
+/** Compares secrets in constant time. */
+function sameSecret(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** The caller as `any` mode has always read it (no verification). */
 function unverifiedCaller(req: IncomingSignedRequest, defaultRegion: string): Caller {
   const q = req.target.indexOf('?');
@@ -65,7 +74,7 @@ export function authenticator(mode: AuthMode, deps: AuthenticatorDeps): Authenti
     const sandbox = deps.sandboxKeys.get(claim.accessKeyId);
     if (sandbox) {
       // Temporary credentials are only valid with their own session token.
-      if (claim.sessionToken !== sandbox.sessionToken) throw awsError('unrecognizedClient', {});
+      if (!sameSecret(claim.sessionToken, sandbox.sessionToken)) throw awsError('unrecognizedClient', {});
       verifySignature(req, claim, sandbox.secretAccessKey, now);
       return { account: sandbox.principal.account, region: claim.region, principal: sandbox.principalArn };
     }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   GetFunctionCommand,
@@ -116,7 +117,7 @@ async function overSocket(socketPath: string, path: string, env: Env): Promise<{
 void test(
   'a function calls the Lambda API as itself, with the credentials of its sandbox',
   { skip },
-  serverGroup({ isolation: 'none', auth: 'strict' }, async (t, { lambkin }, defer) => {
+  serverGroup({ isolation: 'none', auth: 'strict' }, async (t, { lambkin, dataDir }, defer) => {
     const owner = lambkin.credentials.host.create('111111111111');
     const stranger = lambkin.credentials.host.create('222222222222');
     const host = clientFor(defer, lambkin.url, owner);
@@ -174,6 +175,7 @@ void test(
       const got = await asSandbox.send(new GetFunctionCommand({ FunctionName: 'caller' }));
       assert.equal(got.Configuration?.FunctionArn, 'arn:aws:lambda:us-east-1:111111111111:function:caller');
 
+      assert.equal(lambkin.sandboxEndpoint.socketPath, join(dataDir, 'run', 'sandbox-api.sock'));
       const overUnix = await overSocket(lambkin.sandboxEndpoint.socketPath, '/2015-03-31/functions/callee/configuration', env);
       assert.equal(overUnix.status, 200);
       assert.equal(overUnix.body.FunctionArn, 'arn:aws:lambda:us-east-1:111111111111:function:callee');
