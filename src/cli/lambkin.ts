@@ -16,7 +16,7 @@ import { AwsError, awsError } from '../errors/catalogue.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
 import { createKeepAlivePolicy, parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
 import { Fleet } from '../fleet/fleet.js';
-import { ProcessDriver } from '../fleet/process-driver.js';
+import { ProcessDriver, type SandboxIdentity } from '../fleet/process-driver.js';
 import { Isolation } from '../fleet/isolation/isolation.js';
 import type { SandboxDriver, SandboxSpec } from '../fleet/sandbox-driver.js';
 import { InvokeService, type InvocableVersion } from '../invocations/invoke-service.js';
@@ -35,6 +35,9 @@ import { TraceStore, startRetention } from '../tracing/trace-store.js';
 import { Tracer } from '../tracing/tracer.js';
 import { XrayDaemon } from '../tracing/xray-daemon.js';
 import { xrayRoutes } from '../frontend/xray-api.js';
+import { authenticator } from '../frontend/authenticator.js';
+import { HostCredentials } from '../frontend/host-credentials.js';
+import { SandboxCredentials } from '../frontend/sandbox-credentials.js';
 import { realClock, type Clock } from '../util/clock.js';
 import { resolveServerOptions, type ServerOptions, type ServerOptionsInput } from './server-options.js';
 
@@ -57,6 +60,18 @@ export interface Lambkin {
   readonly workerManager: WorkerManager;
   readonly logs: LogStore;
   readonly queue: EventQueue;
+  /**
+   * The sandbox-facing endpoint: the Lambda and X-Ray APIs again, for sandbox credentials only, on
+   * a Unix socket (for sandboxes in their own network namespace, through a relay) and on loopback TCP.
+   */
+  readonly sandboxEndpoint: {
+    /** `<dataDir>/run/sandbox-api.sock`; absent when the path is too long for a Unix socket (a note is logged). */
+    readonly socketPath?: string;
+    /** `http://127.0.0.1:PORT`: what sandboxes get as AWS_ENDPOINT_URL. */
+    readonly url: string;
+  };
+  /** Issued keys: host keys (SQLite) and the live sandboxes' temporary ones. */
+  readonly credentials: { readonly host: HostCredentials; readonly sandbox: SandboxCredentials };
   /** Stops accepting requests, lets in-flight ones finish, stops every sandbox, closes the store. */
   close(): Promise<void>;
   /** Like close, but drops open connections first (a second Ctrl-C). */
@@ -93,6 +108,8 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     throw err;
   };
   const code = new CodeStore(dataDir);
+  const hostKeys = new HostCredentials(db, () => clock.now());
+  const sandboxKeys = new SandboxCredentials();
   const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode) });
   const concurrency = new ConcurrencyStore(db);
   const keepAlive = options.keepAlivePolicy === 'fixed' ? undefined : createKeepAlivePolicy(parseKeepAliveSpec(options.keepAlivePolicy));
@@ -123,12 +140,35 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   }
   // The fleet's driver closes it too; closing twice is harmless.
   opened.push(() => isolation?.close());
+  // Set once the sandbox-facing endpoint listens, before any sandbox can start.
+  let sandboxEndpointUrl = '';
+  const sandboxIdentity: SandboxIdentity = {
+    environment: (spec, endpointUrl = sandboxEndpointUrl) => {
+      let role: string | undefined;
+      try {
+        role = registry.get({ account: spec.account, region: spec.region }, { name: spec.functionName, qualifier: spec.functionVersion }).role;
+      } catch {
+        role = undefined; // deleted meanwhile: the session is named after a generic role
+      }
+      const keys = sandboxKeys.issue({
+        sandboxId: spec.sandboxId,
+        account: spec.account,
+        region: spec.region,
+        functionArn: functionArn(spec.region, spec.account, spec.functionName),
+        ...(role ? { role } : {}),
+      });
+      // AWS_ENDPOINT_URL_<SERVICE> as the SDKs read them (service-specific endpoints).
+      return { ...keys, AWS_ENDPOINT_URL: endpointUrl, AWS_ENDPOINT_URL_LAMBDA: endpointUrl, AWS_ENDPOINT_URL_XRAY: endpointUrl };
+    },
+    revoke: (sandboxId) => sandboxKeys.revoke(sandboxId),
+  };
   const driver =
     givenDriver ??
     new ProcessDriver({
       ...(isolation ? { isolation } : {}),
       initTimeoutMs: options.initTimeoutMs,
       python: options.python,
+      sandboxIdentity,
       extraEnv: {
         AWS_XRAY_DAEMON_ADDRESS: xrayDaemon.address,
         _AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1',
@@ -225,23 +265,30 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   opened.push(() => queue.close());
 
   const startedAt = Date.now();
+  const onInternalError = (err: unknown) => log(`lambkin: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  const authDeps = { hostKeys, sandboxKeys, clock, defaultRegion: options.defaultRegion };
+  // The Lambda and X-Ray APIs: the host API serves them (with lambkin's own endpoints), and so does the sandbox-facing endpoint.
+  const apiRoutes = [
+    ...lambdaRoutes({
+      registry,
+      accountSettings: (account, region) => ({
+        concurrentExecutions: options.accountConcurrency,
+        unreservedConcurrentExecutions: unreservedConcurrency(concurrency, { account, region }, options.accountConcurrency),
+      }),
+      reservedConcurrency: (caller, name) => concurrency.reserved(caller, name),
+    }),
+    ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
+    ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
+    ...xrayRoutes({ store: traceStore, clock }),
+  ];
   const http = await HttpServer.start({
     host: options.host,
     port: options.port,
     defaultRegion: options.defaultRegion,
-    onInternalError: (err) => log(`lambkin: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    onInternalError,
+    authenticate: authenticator(options.auth, authDeps),
     routes: [
-      ...lambdaRoutes({
-        registry,
-        accountSettings: (account, region) => ({
-          concurrentExecutions: options.accountConcurrency,
-          unreservedConcurrentExecutions: unreservedConcurrency(concurrency, { account, region }, options.accountConcurrency),
-        }),
-        reservedConcurrency: (caller, name) => concurrency.reserved(caller, name),
-      }),
-      ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
-      ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
-      ...xrayRoutes({ store: traceStore, clock }),
+      ...apiRoutes,
       ...adminRoutes({
         startedAt,
         version: pkg.version,
@@ -254,6 +301,19 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       }),
     ],
   }).catch(failStart);
+  opened.push(() => http.close());
+  const sandboxApi = { host: '127.0.0.1', port: 0, defaultRegion: options.defaultRegion, onInternalError, authenticate: authenticator('sandbox', authDeps), routes: apiRoutes };
+  const sandboxTcp = await HttpServer.start(sandboxApi).catch(failStart);
+  opened.push(() => sandboxTcp.close());
+  // A Unix socket path holds at most 107 bytes (Node would silently truncate a longer one): a data dir
+  // too deep for it costs the socket, not the server.
+  const socketPath = join(dataDir, 'run', 'sandbox-api.sock');
+  const socketFits = Buffer.byteLength(socketPath) <= 107;
+  if (!socketFits) log(`lambkin: ${socketPath} is too long for a Unix socket; the sandbox-facing endpoint listens on TCP only`);
+  const sandboxUnix = socketFits ? await HttpServer.start({ ...sandboxApi, socketPath }).catch(failStart) : undefined;
+  if (sandboxUnix) opened.push(() => sandboxUnix.close());
+  const sandboxSocketPath = sandboxUnix ? socketPath : undefined;
+  sandboxEndpointUrl = sandboxTcp.url;
   // ENIs first: provisioned concurrency of hyperplane VPC versions waits for them.
   enis.start();
   controller.start();
@@ -265,7 +325,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      await http.close();
+      await Promise.all([http.close(), sandboxTcp.close(), sandboxUnix?.close()]);
       await queue.close();
       controller.close();
       enis.close();
@@ -286,9 +346,13 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     workerManager,
     logs,
     queue,
+    sandboxEndpoint: { ...(sandboxSocketPath !== undefined ? { socketPath: sandboxSocketPath } : {}), url: sandboxTcp.url },
+    credentials: { host: hostKeys, sandbox: sandboxKeys },
     close,
     abort: () => {
       http.destroyConnections();
+      sandboxTcp.destroyConnections();
+      sandboxUnix?.destroyConnections();
       void close();
     },
   };

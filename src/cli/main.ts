@@ -35,6 +35,11 @@ program
       .choices(['auto', 'none', 'cgroups', 'namespaces'])
       .default('auto'),
   )
+  .addOption(
+    new Option('--auth <mode>', 'any: any credentials (issued keys are still verified); strict: requests must be signed with a key from `lambkin credentials create`')
+      .choices(['any', 'strict'])
+      .default('any'),
+  )
   .option('--trace-all', 'trace every invocation, as if every function had TracingConfig Active')
   .addOption(new Option('--trace-retention <duration>', 'delete traces older than this').default(30 * 86_400_000, '30d').argParser(duration))
   .action(async (o: Record<string, unknown>) => {
@@ -57,6 +62,7 @@ program
       isolation: o.isolation as 'auto' | 'none' | 'cgroups' | 'namespaces',
       keepAlivePolicy: o.keepAlivePolicy as string,
       traceRetentionMs: o.traceRetention as number,
+      auth: o.auth as 'any' | 'strict',
       log: (line) => console.error(line),
     });
     console.log(`lambkin listening on ${server.url}  (data: ${server.options.dataDir})`);
@@ -100,6 +106,38 @@ program
   .action(async (o: { endpoint: string }) => {
     const { showFleet } = await import('./fleet-command.js');
     process.exitCode = await showFleet({ endpoint: o.endpoint, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+  });
+
+const credentials = program.command('credentials').description('access keys lambkin issues for callers on this host (verified with SigV4)');
+const dataDirOption = () => new Option('--data-dir <dir>', "the server's data dir").env('LAMBKIN_DATA_DIR').default('.lambkin');
+const io = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) };
+credentials
+  .command('create')
+  .description('issue a new access key for an account; prints AccessKeyId and SecretAccessKey (shown only once)')
+  .requiredOption('--account <id>', '12-digit account id the key acts as')
+  .addOption(dataDirOption())
+  .option('--json', "print AWS's CreateAccessKey shape")
+  .action(async (o: { account: string; dataDir: string; json?: boolean }) => {
+    const { createCredentials } = await import('./credentials-command.js');
+    process.exitCode = createCredentials({ ...io, dataDir: o.dataDir, account: o.account, json: o.json === true });
+  });
+credentials
+  .command('list')
+  .description('list issued access keys (never their secrets)')
+  .option('--account <id>', 'only this account\'s keys')
+  .addOption(dataDirOption())
+  .action(async (o: { account?: string; dataDir: string }) => {
+    const { listCredentials } = await import('./credentials-command.js');
+    process.exitCode = listCredentials({ ...io, dataDir: o.dataDir, ...(o.account !== undefined ? { account: o.account } : {}) });
+  });
+credentials
+  .command('delete')
+  .description('delete an access key: requests signed with it are refused from now on')
+  .argument('<access-key-id>')
+  .addOption(dataDirOption())
+  .action(async (accessKeyId: string, o: { dataDir: string }) => {
+    const { deleteCredentials } = await import('./credentials-command.js');
+    process.exitCode = deleteCredentials({ ...io, dataDir: o.dataDir, accessKeyId });
   });
 
 program

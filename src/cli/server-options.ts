@@ -82,6 +82,14 @@ export const serverOptionsSchema = z
     eventRetryDelaysMs: z.array(z.number().int().min(0)).max(2).default([60_000, 120_000]),
     /** Asynchronous events running at once. Default 16. */
     eventConcurrency: z.number().int().min(1).default(16),
+    /**
+     * Authentication of the host API (Lambda and X-Ray routes; /lambkin/health is always open).
+     * `any` (default): any credentials, or none, are accepted, the account read from a 12-digit
+     * access key id; keys lambkin issued (`lambkin credentials create`, sandbox credentials) are
+     * still verified and act as their own account. `strict`: every request must be SigV4-signed
+     * with an issued key. The sandbox-facing endpoint accepts only sandbox credentials either way.
+     */
+    auth: z.enum(['any', 'strict']).default('any'),
   })
   .strict();
 

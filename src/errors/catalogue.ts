@@ -180,6 +180,42 @@ export const catalogue = {
     (p: { detail: string }) => `lambkin hit an internal error: ${p.detail}. The request was not applied; retry it, and report it if it persists.`,
     { detail: 'database is locked' },
   ),
+  // Authentication (src/frontend/authenticator.ts): AWS's own types and wording.
+  /** A request with no SigV4 signature where one is required (Lambda answers an unsigned request so). */
+  missingAuthenticationToken: entry('MissingAuthenticationTokenException', 403, (_: Record<string, never>) => 'Missing Authentication Token', {}),
+  /** An access key id (or session token) this lambkin did not issue, or one revoked since. */
+  unrecognizedClient: entry('UnrecognizedClientException', 403, (_: Record<string, never>) => 'The security token included in the request is invalid.', {}),
+  invalidSignature: entry(
+    'InvalidSignatureException',
+    403,
+    (_: Record<string, never>) =>
+      'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
+    {},
+  ),
+  signatureExpired: entry(
+    'InvalidSignatureException',
+    403,
+    (p: { signed: string; limit: string; now: string; window: string; future: boolean }) =>
+      p.future
+        ? `Signature not yet current: ${p.signed} is still later than ${p.limit} (${p.now} + ${p.window})`
+        : `Signature expired: ${p.signed} is now earlier than ${p.limit} (${p.now} - ${p.window})`,
+    { signed: '20240101T000000Z', limit: '20240101T000500Z', now: '20240101T001000Z', window: '5 min.', future: false },
+  ),
+  incompleteSignature: entry('IncompleteSignatureException', 400, (p: { what: string }) => p.what, {
+    what: "Authorization header requires 'Signature' parameter.",
+  }),
+  /** Another account's function, named by ARN, without a resource-based policy allowing the caller (lambkin has none). */
+  accessDenied: entry(
+    'AccessDeniedException',
+    403,
+    (p: { principal: string; action: string; resource: string }) =>
+      `User: ${p.principal} is not authorized to perform: ${p.action} on resource: ${p.resource} because no resource-based policy allows the ${p.action} action`,
+    {
+      principal: 'arn:aws:sts::111111111111:assumed-role/lambkin-role/caller',
+      action: 'lambda:InvokeFunction',
+      resource: 'arn:aws:lambda:us-east-1:222222222222:function:other',
+    },
+  ),
   // X-Ray API (src/frontend/xray-api.ts): X-Ray's own error types.
   xrayInvalidRequest: entry('InvalidRequestException', 400, (p: { what: string }) => p.what, {
     what: 'TraceIds may hold at most 5 trace ids',

@@ -42,6 +42,19 @@ export interface ProcessDriverOptions {
    * processes get no CPU until the next invocation thaws them. Off only for comparisons (bench/).
    */
   readonly freezeIdle?: boolean;
+  /** Per-sandbox AWS credentials and endpoint: issued when a sandbox starts, revoked when it stops. */
+  readonly sandboxIdentity?: SandboxIdentity;
+}
+
+/**
+ * A sandbox's identity towards AWS APIs (lambkin's sandbox-facing endpoint). `environment` issues
+ * the sandbox's credentials and returns AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
+ * and the AWS_ENDPOINT_URL* variables (pointing at `endpointUrl` when given: a sandbox that reaches
+ * the endpoint through a relay); `revoke` ends them.
+ */
+export interface SandboxIdentity {
+  environment(spec: SandboxSpec, endpointUrl?: string): Readonly<Record<string, string>>;
+  revoke(sandboxId: string): void;
 }
 
 /** Init overran its limit (the driver retries it once under the function's timeout, as Lambda does). */
@@ -162,6 +175,8 @@ export function sandboxEnvironment(
   runtimeApi: string,
   extra: Readonly<Record<string, string>> = {},
   paths: SandboxPaths = { taskRoot: spec.codeDir, runtimeDir: undefined },
+  /** The sandbox's credentials and endpoint ({@link SandboxIdentity}); they win over the function's variables. */
+  identity: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   return {
     ...spec.environment,
@@ -171,6 +186,7 @@ export function sandboxEnvironment(
     HOME: '/tmp',
     TZ: ':UTC',
     ...extra,
+    ...identity,
     AWS_LAMBDA_FUNCTION_NAME: spec.functionName,
     AWS_LAMBDA_FUNCTION_VERSION: spec.functionVersion,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(spec.memoryMb),
@@ -254,7 +270,7 @@ class ProcessSandbox implements SandboxHandle {
     const paths = box.runtimeDir ? { taskRoot: box.taskRoot, runtimeDir: box.runtimeDir } : undefined;
     const cmd = buildCommand(this.spec, this.options.python, paths);
     if (cmd instanceof SandboxInitError) throw cmd;
-    const env = sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths);
+    const env = sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths, this.options.sandboxIdentity?.environment(this.spec));
     // The init runs with a fixed environment; the runtime's (the function's variables included)
     // travels in the plan on fd 4 and applies only at the runtime's exec (launcher.ts).
     const plan = encodePlan(box.plan({ command: cmd.command, args: cmd.args, env, ...(cmd.readOnly ? { readOnly: cmd.readOnly } : {}) }));
@@ -437,6 +453,8 @@ class ProcessSandbox implements SandboxHandle {
     this.stopping ??= (async () => {
       if (this.state !== 'failed') this.state = 'stopping';
       await this.kill();
+      // Its credentials end with it (whatever it started is gone by now).
+      this.options.sandboxIdentity?.revoke(this.spec.sandboxId);
       await this.api.close();
       // Every process of the sandbox (daemons included), its cgroup and its uid.
       await this.box.release();

@@ -22,6 +22,7 @@ export function adminRoutes(d: AdminDeps): Route[] {
     {
       method: 'GET',
       pattern: '/lambkin/health',
+      open: true,
       handler: () => ({
         status: 200,
         body: { status: 'ok', version: d.version, uptimeMs: Date.now() - d.startedAt, ...d.stats() },

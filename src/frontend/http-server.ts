@@ -1,9 +1,12 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { AwsError, awsError } from '../errors/catalogue.js';
 import type { Caller } from '../functions/names.js';
 import { callerFrom } from './identity.js';
+import type { Authenticate } from './authenticator.js';
 
 /** What a route handler sees of one request. */
 export interface RequestContext {
@@ -47,6 +50,8 @@ export interface Route {
   readonly maxBodyBytes?: number;
   /** The error for a body over `maxBodyBytes`. */
   readonly tooLarge?: () => AwsError;
+  /** Answered without authentication, whatever the server's mode (the health check). */
+  readonly open?: boolean;
 }
 
 interface CompiledRoute extends Route {
@@ -119,6 +124,8 @@ export interface HttpServerOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
+  /** Listen on this Unix socket instead of `host`/`port` (a stale socket file is replaced). */
+  readonly socketPath?: string;
   /** The caller's region when a request carries no SigV4 credential scope. */
   readonly defaultRegion: string;
   readonly routes: readonly Route[];
@@ -126,6 +133,11 @@ export interface HttpServerOptions {
   readonly publicUrl?: string;
   /** Where unexpected handler failures are reported (they become ServiceException 500). */
   readonly onInternalError?: (err: unknown) => void;
+  /**
+   * Authenticates each request (after its body is read: SigV4 signs it) and names the caller;
+   * throws the AwsError to answer with. Default: no verification (identity.ts's `callerFrom`).
+   */
+  readonly authenticate?: Authenticate;
 }
 
 /**
@@ -170,17 +182,26 @@ export class HttpServer {
     const s = new HttpServer(options);
     await new Promise<void>((resolve, reject) => {
       s.server.once('error', reject);
-      s.server.listen(options.port, options.host, () => {
+      const listening = () => {
         s.server.off('error', reject);
         resolve();
-      });
+      };
+      if (options.socketPath !== undefined) {
+        mkdirSync(dirname(options.socketPath), { recursive: true });
+        // A socket file left by a server that was killed would make listen fail with EADDRINUSE.
+        if (existsSync(options.socketPath)) unlinkSync(options.socketPath);
+        s.server.listen(options.socketPath, listening);
+      } else {
+        s.server.listen(options.port, options.host, listening);
+      }
     });
     return s;
   }
 
-  /** The port it listens on (the chosen one when started with port 0). */
+  /** The port it listens on (the chosen one when started with port 0); 0 on a Unix socket. */
   get port(): number {
-    return (this.server.address() as AddressInfo).port;
+    const a = this.server.address();
+    return typeof a === 'object' && a !== null ? (a as AddressInfo).port : 0;
   }
 
   /** `http://host:port` to reach it (127.0.0.1 when it listens on every interface). */
@@ -231,7 +252,10 @@ export class HttpServer {
         throw route.tooLarge?.() ?? awsError('requestEntityTooLarge', { operation: 'this', limit: route.maxBodyBytes ?? DEFAULT_MAX_BODY });
       }
       const body = await readBody(req, route.maxBodyBytes ?? DEFAULT_MAX_BODY, route.tooLarge);
-      const caller = callerFrom(req.headers.authorization, url.searchParams.get('X-Amz-Credential'), this.options.defaultRegion);
+      const authenticate = route.open ? undefined : this.options.authenticate;
+      const caller = authenticate
+        ? authenticate({ method, target: req.url ?? '/', rawHeaders: req.rawHeaders, body })
+        : callerFrom(req.headers.authorization, url.searchParams.get('X-Amz-Credential'), this.options.defaultRegion);
       reply = await route.handler({
         requestId,
         receivedAt,

@@ -31,6 +31,23 @@ function header(ctx: RequestContext, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/**
+ * Another account's function named by ARN: Lambda authorizes before it looks the function up, and
+ * without a resource-based policy granting the caller (lambkin keeps none) the answer is
+ * AccessDeniedException, whether or not the function exists.
+ */
+function refuseOtherAccount(ctx: RequestContext): void {
+  const account = /^(?:arn:[^:]*:lambda:[^:]*:)?(\d{12}):/.exec(ctx.params.name ?? '')?.[1];
+  if (account === undefined || account === ctx.caller.account) return;
+  // Parsed as that account would (so malformed names keep their ValidationException).
+  const ref = parseFunctionName(ctx.params.name, { caller: { ...ctx.caller, account }, qualifier: ctx.query.get('Qualifier') ?? undefined });
+  throw awsError('accessDenied', {
+    principal: ctx.caller.principal ?? `arn:aws:iam::${ctx.caller.account}:root`,
+    action: 'lambda:InvokeFunction',
+    resource: functionArn(ctx.caller.region, account, ref.name, ref.qualifier),
+  });
+}
+
 /** The Invoke route (`POST /2015-03-31/functions/:name/invocations`). */
 export function invokeRoutes(d: InvokeApiDeps): Route[] {
   return [
@@ -53,6 +70,7 @@ export function invokeRoutes(d: InvokeApiDeps): Route[] {
           });
         }
         if (type === 'Event' && ctx.body.length > limits.invokeAsyncBytes) throw awsError('invokeTooLarge', { async: true });
+        refuseOtherAccount(ctx);
         const ref = parseFunctionName(ctx.params.name, { caller: ctx.caller, qualifier: ctx.query.get('Qualifier') ?? undefined });
         const resolved = d.registry.resolve(ctx.caller, ref);
         const v = resolved.version;

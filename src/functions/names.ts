@@ -19,6 +19,8 @@ import { awsError, constraintMessage } from '../errors/catalogue.js';
 export interface Caller {
   readonly account: string;
   readonly region: string;
+  /** The verified principal's ARN (an issued key's), for AccessDenied messages; absent when unverified. */
+  readonly principal?: string;
 }
 
 /** A parsed function reference: a plain function name and an optional qualifier. */
