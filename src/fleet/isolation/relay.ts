@@ -14,15 +14,20 @@
  * It never parses what it relays, so nothing the function sends can take it down; it exits when its
  * parent (the init) dies. It runs as the sandbox's unprivileged uid: ports are > 1024.
  *
- * Arguments (see {@link relayArgs}): `PRCTL READY_FD N (PROTO PORT SOCKET)×N`
+ * Arguments (see {@link relayArgs}): `PRCTL N (PROTO PORT SOCKET)×N READY_FD`
  * - PRCTL: the prctl syscall number (PR_SET_PDEATHSIG with SIGKILL), or 0 to rely on polling
  *   getppid() once a second only.
- * - READY_FD: an inherited fd (a pipe's write end). Once every listener is bound the relay writes
+ * - PROTO is `tcp` or `udp`; SOCKET the Unix socket's path as the sandbox sees it.
+ * - READY_FD, last because the sandbox's init appends it: an inherited fd (a pipe's write end).
+ *   Once every listener is bound the relay writes
  *   `ready PORT1 ... PORTN\n` (the ports actually bound, in route order: port 0 asks the kernel for a
  *   free one, which tests use) and closes it. If a listener cannot be set up it writes
  *   `error MESSAGE\n` and exits with status 1. EOF without a line means it died. The init starts the
  *   runtime only after `ready`, so the runtime never races the relay.
- * - PROTO is `tcp` or `udp`; SOCKET the Unix socket's path as the sandbox sees it.
+ *
+ * The relay runs with an empty environment, as the sandbox's uid, after `lo` is up; the host side
+ * serves `runtime.sock` (RuntimeApiServer.start({ socketPath })), `aws.sock` (the sandbox-facing
+ * endpoint) and `xray.sock` (XrayDaemon.listenStream) in the sandbox's socket directory.
  */
 import { initSyscalls } from './launcher.js';
 
@@ -48,16 +53,17 @@ use POSIX qw(EAGAIN EINTR EMFILE ENFILE ENOBUFS ENOMEM);
 use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 $0 = "lambkin-relay";
 $SIG{PIPE} = "IGNORE";
-my ($prctl, $readyfd, $n) = map { 0 + $_ } splice(@ARGV, 0, 3);
+my ($prctl, $n) = map { 0 + $_ } splice(@ARGV, 0, 2);
 syscall($prctl, 1, 9, 0, 0, 0) if $prctl;
 my $ppid = getppid();
+my $readyfd = 0 + $ARGV[$#ARGV];
 open(my $ready, ">&=", $readyfd) or die "lambkin-relay: no ready fd $readyfd: $!\n";
 sub fail { syswrite($ready, "error $_[0]\n"); exit 1 }
 sub nb { my $f = fcntl($_[0], F_GETFL, 0); fcntl($_[0], F_SETFL, $f | O_NONBLOCK) }
 my (@tcp, @udp, @ports);
 for (1 .. $n) {
   my ($proto, $port, $path) = splice(@ARGV, 0, 3);
-  defined $path or fail("missing route arguments");
+  defined $path && @ARGV or fail("missing route arguments");
   my $udp = $proto eq "udp";
   $udp or $proto eq "tcp" or fail("unknown protocol $proto");
   socket(my $l, AF_INET, $udp ? SOCK_DGRAM : SOCK_STREAM, 0) or fail("socket: $!");
@@ -190,14 +196,15 @@ export interface RelayRoute {
 
 /** What {@link relayArgs} needs. */
 export interface RelayOptions {
-  /** The inherited fd the relay reports readiness on. */
-  readonly readyFd: number;
   readonly routes: readonly RelayRoute[];
   /** prctl's syscall number for PR_SET_PDEATHSIG; default: this machine's (null: poll getppid() only). */
   readonly prctl?: number | null;
 }
 
-/** perl's arguments (after the perl executable): `['-e', RELAY_PERL, '--', ...]`. Every value is an argument, never script text. */
+/**
+ * perl's arguments (after the perl executable): `['-e', RELAY_PERL, '--', PRCTL, N, routes...]`; the
+ * ready fd's number goes last (the init appends it). Every value is an argument, never script text.
+ */
 export function relayArgs(o: RelayOptions): string[] {
   const prctl = o.prctl === undefined ? (initSyscalls()?.prctl ?? 0) : (o.prctl ?? 0);
   const routes = o.routes.flatMap((r) => {
@@ -205,7 +212,29 @@ export function relayArgs(o: RelayOptions): string[] {
     if (r.socket === '' || r.socket.includes('\0')) throw new RangeError(`relay: bad socket path ${JSON.stringify(r.socket)}`);
     return [r.proto, String(r.port), r.socket];
   });
-  return ['-e', RELAY_PERL, '--', String(prctl), String(o.readyFd), String(o.routes.length), ...routes];
+  return ['-e', RELAY_PERL, '--', String(prctl), String(o.routes.length), ...routes];
+}
+
+/** Socket file names in a sandbox's socket directory (host side and, bind-mounted, inside). */
+export const RUNTIME_API_SOCKET = 'runtime.sock';
+export const AWS_ENDPOINT_SOCKET = 'aws.sock';
+export const XRAY_SOCKET = 'xray.sock';
+
+/** The production routes: 9001 → runtime.sock, 9002 → aws.sock (TCP), 2000 → xray.sock (UDP, framed). */
+export function sandboxRoutes(socketDirInside: string): RelayRoute[] {
+  return [
+    { proto: 'tcp', port: SANDBOX_RUNTIME_API_PORT, socket: `${socketDirInside}/${RUNTIME_API_SOCKET}` },
+    { proto: 'tcp', port: SANDBOX_AWS_ENDPOINT_PORT, socket: `${socketDirInside}/${AWS_ENDPOINT_SOCKET}` },
+    { proto: 'udp', port: SANDBOX_XRAY_PORT, socket: `${socketDirInside}/${XRAY_SOCKET}` },
+  ];
+}
+
+/**
+ * A relay factory for Isolation's `relay` option: `(socketDirInside) => argv`, argv[0] being perl (as
+ * the sandbox sees it); the init appends the ready fd.
+ */
+export function sandboxRelay(perl: string, prctl?: number | null): (socketDirInside: string) => string[] {
+  return (dir) => [perl, ...relayArgs({ routes: sandboxRoutes(dir), ...(prctl !== undefined ? { prctl } : {}) })];
 }
 
 /** Parses the relay's readiness line: the bound ports, in route order; an Error for `error ...` or anything else. */
