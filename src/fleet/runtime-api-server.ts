@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { peerUid } from './isolation/peer-uid.js';
+import { listenUnix } from '../util/unix-socket.js';
 
 /** Largest response (or error) body a runtime may post: 6 MiB + 100 bytes, as Lambda's RAPID. */
 export const MAX_RUNTIME_RESPONSE_BYTES = 6 * 1024 * 1024 + 100;
@@ -101,8 +102,10 @@ type InitState = 'initializing' | 'ready' | 'failed';
  * `await api.waitForInit()`, then `await api.invoke(...)` once per invocation, and `await api.close()`.
  */
 export class RuntimeApiServer {
-  /** "127.0.0.1:PORT": the value of AWS_LAMBDA_RUNTIME_API. */
+  /** "127.0.0.1:PORT": the value of AWS_LAMBDA_RUNTIME_API; `unix:PATH` when listening on a Unix socket. */
   readonly address: string;
+  /** The Unix socket listened on (start's `socketPath`), else undefined. */
+  readonly socketPath: string | undefined;
   readonly #server: http.Server;
   #initState: InitState = 'initializing';
   #initError: RuntimeInitError | undefined;
@@ -117,9 +120,10 @@ export class RuntimeApiServer {
   /** Callers of waitForNext(), released when the runtime next polls /next. */
   #nextWaiters = new Set<Deferred<void>>();
 
-  private constructor(server: http.Server, address: string) {
+  private constructor(server: http.Server, address: string, socketPath: string | undefined) {
     this.#server = server;
     this.address = address;
+    this.socketPath = socketPath;
     // Nobody may be waiting for init when it fails; the rejection is still observed through waitForInit().
     this.#init.promise.catch(() => {});
   }
@@ -128,13 +132,26 @@ export class RuntimeApiServer {
    * Starts a server on host (default 127.0.0.1), port 0. With `allowedUid`, a connection is accepted only
    * from a socket owned by that uid (looked up in /proc/net/tcp), so sandboxes running as distinct users
    * cannot reach each other's Runtime API; a connection that fails the check is closed at once.
+   *
+   * With `socketPath` it listens on that Unix socket instead (a namespaced sandbox reaches it through its
+   * relay, see isolation/relay.ts; `address` is then `unix:PATH`). There is no peer-uid check: the socket
+   * file is bind-mounted into that one sandbox's mount namespace only. The file is made connectable by
+   * `socketUid` alone (owner, mode 0600) when given, else by anyone (0666: the directory guards it); a stale
+   * socket left at the path is replaced, and close() removes the file.
    */
-  static async start(opts: { host?: string; allowedUid?: number } = {}): Promise<RuntimeApiServer> {
+  static async start(opts: { host?: string; allowedUid?: number; socketPath?: string; socketUid?: number } = {}): Promise<RuntimeApiServer> {
     const host = opts.host ?? '127.0.0.1';
     // keepAliveTimeout 0: an idle keep-alive socket (a runtime busy in its handler for minutes) must not be
     // closed under the runtime, or its next post could race the close. close() ends every socket.
     const server = http.createServer({ keepAliveTimeout: 0, requestTimeout: 0 });
     server.keepAliveTimeout = 0;
+    const socketPath = opts.socketPath;
+    if (socketPath !== undefined) {
+      await listenUnix(server, socketPath, opts.socketUid);
+      const api = new RuntimeApiServer(server, `unix:${socketPath}`, socketPath);
+      api.#wire();
+      return api;
+    }
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, host, () => {
@@ -150,14 +167,18 @@ export class RuntimeApiServer {
         if (from === undefined || peerUid(from, port) !== allowedUid) socket.destroy();
       });
     }
-    const api = new RuntimeApiServer(server, `${host.includes(':') ? `[${host}]` : host}:${port}`);
-    server.on('request', (req, res) => api.#onRequest(req, res));
+    const api = new RuntimeApiServer(server, `${host.includes(':') ? `[${host}]` : host}:${port}`, undefined);
+    api.#wire();
+    return api;
+  }
+
+  #wire(): void {
+    this.#server.on('request', (req, res) => this.#onRequest(req, res));
     // A malformed request gets a 400 and its socket is closed; never an exception.
-    server.on('clientError', (_err, socket) => {
+    this.#server.on('clientError', (_err, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    return api;
   }
 
   /** True once the runtime has parked on /next at least once. */
@@ -266,6 +287,7 @@ export class RuntimeApiServer {
     this.#nextWaiters.clear();
     this.#parked = null;
     this.#closing = new Promise<void>((resolve) => {
+      // node removes a Unix socket's file when its server closes.
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });

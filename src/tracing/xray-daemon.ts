@@ -6,8 +6,14 @@
  * Each datagram is a header line and one document: `{"format": "json", "version": 1}\n{...}`.
  * Anything else (bad header, bad JSON, an invalid segment) is dropped and counted; a datagram can
  * never take the listener down.
+ *
+ * A namespaced sandbox has no route to the host's UDP port: its relay (fleet/isolation/relay.ts)
+ * forwards each datagram over a Unix stream connection as a frame, a 4-byte big-endian length and
+ * the datagram's bytes ({@link XrayDaemon.listenStream}). Frames are handled exactly as datagrams.
  */
 import { createSocket, type Socket } from 'node:dgram';
+import net from 'node:net';
+import { listenUnix } from '../util/unix-socket.js';
 import type { TraceStore } from './trace-store.js';
 
 /** Where {@link XrayDaemon} listens and what it stores into. */
@@ -17,6 +23,8 @@ export interface XrayDaemonOptions {
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
+  /** Also listen on this Unix stream socket for framed datagrams (see {@link XrayDaemon.listenStream}). */
+  readonly streamSocketPath?: string;
   /** Called for each dropped datagram, with the reason (for logs). */
   readonly onDropped?: (reason: string) => void;
   /** Called after each datagram is handled, stored or dropped (for metrics, and for tests to await delivery). */
@@ -34,6 +42,44 @@ export interface XrayDaemonStats {
 }
 
 const HEADER_FORMATS = new Set(['json']);
+
+/** Largest frame payload a stream connection may send: a UDP datagram's worth (64 KiB). */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/**
+ * Splits a byte stream into frames (4-byte big-endian length + payload). push() returns the complete
+ * payloads so far, or an error for a frame longer than max (the connection is then not to be trusted).
+ */
+export class FrameReader {
+  #pending: Buffer[] = [];
+  #size = 0;
+  constructor(private readonly max: number = MAX_FRAME_BYTES) {}
+
+  push(chunk: Buffer): Buffer[] | { error: string } {
+    this.#pending.push(chunk);
+    this.#size += chunk.length;
+    const out: Buffer[] = [];
+    while (this.#size >= 4) {
+      let buf = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending, this.#size);
+      const len = buf.readUInt32BE(0);
+      if (len > this.max) return { error: `frame of ${len} bytes exceeds ${this.max}` };
+      if (this.#size < 4 + len) {
+        this.#pending = [buf];
+        break;
+      }
+      out.push(buf.subarray(4, 4 + len));
+      buf = buf.subarray(4 + len);
+      this.#pending = buf.length > 0 ? [buf] : [];
+      this.#size = buf.length;
+    }
+    return out;
+  }
+
+  /** Bytes of an incomplete frame held. */
+  get buffered(): number {
+    return this.#size;
+  }
+}
 
 /** Splits a datagram into its header and document; undefined (with a reason) when it is not the daemon protocol. */
 export function parseDatagram(msg: Buffer): { document: string } | { error: string } {
@@ -58,6 +104,8 @@ export function parseDatagram(msg: Buffer): { document: string } | { error: stri
 export class XrayDaemon {
   readonly stats: XrayDaemonStats = { received: 0, stored: 0, dropped: 0 };
   private closed: Promise<void> | undefined;
+  private readonly streams = new Set<net.Server>();
+  private readonly connections = new Set<net.Socket>();
 
   private constructor(
     private readonly socket: Socket,
@@ -88,7 +136,51 @@ export class XrayDaemon {
         resolve();
       });
     });
+    if (options.streamSocketPath !== undefined) {
+      try {
+        await d.listenStream(options.streamSocketPath);
+      } catch (e) {
+        await d.close();
+        throw e;
+      }
+    }
     return d;
+  }
+
+  /**
+   * Also accepts framed datagrams on a Unix stream socket at path (a sandbox's relay connects here): each
+   * frame is a 4-byte big-endian length and that many bytes, handled as one datagram. A frame over 64 KiB
+   * closes its connection (counted as a drop); other connections and the UDP socket are unaffected. With
+   * `uid`, only that uid may connect (mode 0600), else anyone (0666). A stale socket file is replaced;
+   * close() stops every listener and connection and removes the files. May be called more than once.
+   */
+  async listenStream(path: string, opts: { uid?: number } = {}): Promise<void> {
+    if (this.closed) throw new Error('X-Ray daemon is closed');
+    const server = net.createServer((conn) => this.onStream(conn));
+    server.on('error', (err) => this.drop(`stream listener error: ${err.message}`));
+    await listenUnix(server, path, opts.uid);
+    if (this.closed) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      throw new Error('X-Ray daemon is closed');
+    }
+    this.streams.add(server);
+  }
+
+  private onStream(conn: net.Socket): void {
+    this.connections.add(conn);
+    const frames = new FrameReader();
+    conn.on('data', (chunk: Buffer) => {
+      const got = frames.push(chunk);
+      if (!Array.isArray(got)) {
+        this.stats.received++;
+        this.drop(got.error);
+        conn.destroy();
+        return;
+      }
+      for (const f of got) this.onMessage(f);
+    });
+    conn.on('error', () => {}); // a reset from the sandbox's side ends only this connection
+    conn.on('close', () => this.connections.delete(conn));
   }
 
   /** `host:port`, the value of AWS_XRAY_DAEMON_ADDRESS. */
@@ -102,15 +194,22 @@ export class XrayDaemon {
     return this.socket.address().port;
   }
 
-  /** Stops listening; resolves once the socket is closed (repeated calls share one close). */
+  /** Stops listening (UDP and streams); resolves once every socket is closed (repeated calls share one close). */
   close(): Promise<void> {
-    this.closed ??= new Promise<void>((resolve) => {
-      try {
-        this.socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    });
+    this.closed ??= Promise.all([
+      new Promise<void>((resolve) => {
+        try {
+          this.socket.close(() => resolve());
+        } catch {
+          resolve(); // already closed
+        }
+      }),
+      ...[...this.streams].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
+      ...[...this.connections].map((c) => {
+        c.destroy();
+        return Promise.resolve();
+      }),
+    ]).then(() => undefined);
     return this.closed;
   }
 
