@@ -127,14 +127,33 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   opened.push(() => retention.close());
   const tracer = new Tracer({ store: traceStore, clock, traceAll: options.traceAll, onError: (e) => log(`lambkin: could not store a trace: ${String(e)}`) });
   // The X-Ray daemon protocol (UDP) on loopback, so X-Ray SDKs inside functions add their subsegments.
-  const xrayDaemon = await XrayDaemon.start({ store: traceStore, host: '127.0.0.1', port: 0 }).catch(failStart);
+  // Sandboxes with a network of their own reach lambkin through Unix sockets under <data dir>/run; a
+  // socket's path holds at most 107 bytes, so a data dir too deep for one costs that endpoint only.
+  const runDir = join(dataDir, 'run');
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const socketFor = (name: string): string | undefined => {
+    const path = join(runDir, name);
+    if (Buffer.byteLength(path) <= 107) return path;
+    log(`lambkin: ${path} is too long for a Unix socket; sandboxes with a network of their own cannot reach ${name === 'xray.sock' ? 'the X-Ray daemon' : 'the sandbox-facing endpoint'}`);
+    return undefined;
+  };
+  const xraySocket = socketFor('xray.sock');
+  const awsSocket = socketFor('sandbox-api.sock');
+  const xrayDaemon = await XrayDaemon.start({ store: traceStore, host: '127.0.0.1', port: 0, ...(xraySocket ? { streamSocketPath: xraySocket } : {}) }).catch(failStart);
   opened.push(() => xrayDaemon.close());
   const [, daemonPort = ''] = xrayDaemon.address.split(':');
 
   let isolation: Isolation | undefined;
   try {
     // Throws at start-up when an explicitly requested level is not available here.
-    isolation = givenDriver ? undefined : Isolation.create({ request: options.isolation, protectedPaths: [dataDir], runDir: join(dataDir, 'run'), log });
+    isolation = givenDriver ? undefined : Isolation.create({
+          request: options.isolation,
+          protectedPaths: [dataDir],
+          runDir,
+          ...(xraySocket ? { xraySocket } : {}),
+          ...(awsSocket ? { awsEndpointSocket: awsSocket } : {}),
+          log,
+        });
   } catch (err) {
     return failStart(err);
   }
@@ -305,14 +324,9 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const sandboxApi = { host: '127.0.0.1', port: 0, defaultRegion: options.defaultRegion, onInternalError, authenticate: authenticator('sandbox', authDeps), routes: apiRoutes };
   const sandboxTcp = await HttpServer.start(sandboxApi).catch(failStart);
   opened.push(() => sandboxTcp.close());
-  // A Unix socket path holds at most 107 bytes (Node would silently truncate a longer one): a data dir
-  // too deep for it costs the socket, not the server.
-  const socketPath = join(dataDir, 'run', 'sandbox-api.sock');
-  const socketFits = Buffer.byteLength(socketPath) <= 107;
-  if (!socketFits) log(`lambkin: ${socketPath} is too long for a Unix socket; the sandbox-facing endpoint listens on TCP only`);
-  const sandboxUnix = socketFits ? await HttpServer.start({ ...sandboxApi, socketPath }).catch(failStart) : undefined;
+  const sandboxUnix = awsSocket ? await HttpServer.start({ ...sandboxApi, socketPath: awsSocket }).catch(failStart) : undefined;
   if (sandboxUnix) opened.push(() => sandboxUnix.close());
-  const sandboxSocketPath = sandboxUnix ? socketPath : undefined;
+  const sandboxSocketPath = sandboxUnix ? awsSocket : undefined;
   sandboxEndpointUrl = sandboxTcp.url;
   // ENIs first: provisioned concurrency of hyperplane VPC versions waits for them.
   enis.start();

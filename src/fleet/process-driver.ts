@@ -19,6 +19,8 @@ import { runtimeFamily } from '../functions/runtimes.js';
 import { plainSandbox, type Isolation, type IsolatedSandbox } from './isolation/isolation.js';
 import { encodePlan, initCommand, LAUNCHER_ENV, parseInitStatus } from './isolation/launcher.js';
 import { resolveInterpreter } from './interpreters.js';
+import { RUNTIME_API_SOCKET, sandboxNetworkEnv } from './isolation/relay.js';
+import { join } from 'node:path';
 
 const NODE_BOOTSTRAP = fileURLToPath(new URL('../runtimes/node/bootstrap.js', import.meta.url));
 const PYTHON_BOOTSTRAP = fileURLToPath(new URL('../runtimes/python/bootstrap.py', import.meta.url));
@@ -90,7 +92,14 @@ export class ProcessDriver implements SandboxDriver {
     const box = this.options.isolation?.allocate(spec) ?? plainSandbox(spec);
     let api: RuntimeApiServer;
     try {
-      api = await RuntimeApiServer.start(box.uid !== undefined ? { allowedUid: box.uid } : {});
+      // A sandbox with a network of its own reaches its Runtime API through its relay and a Unix socket.
+      api = await RuntimeApiServer.start(
+        box.socketDir !== undefined
+          ? { socketPath: join(box.socketDir, RUNTIME_API_SOCKET), ...(box.uid !== undefined ? { socketUid: box.uid } : {}) }
+          : box.uid !== undefined
+            ? { allowedUid: box.uid }
+            : {},
+      );
     } catch (err) {
       await box.release();
       throw err;
@@ -270,7 +279,11 @@ class ProcessSandbox implements SandboxHandle {
     const paths = box.runtimeDir ? { taskRoot: box.taskRoot, runtimeDir: box.runtimeDir } : undefined;
     const cmd = buildCommand(this.spec, this.options.python, paths);
     if (cmd instanceof SandboxInitError) throw cmd;
-    const env = sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths, this.options.sandboxIdentity?.environment(this.spec));
+    // In a network of its own, the relay's fixed loopback ports stand for lambkin's endpoints.
+    const relayed = box.socketDir !== undefined ? sandboxNetworkEnv() : undefined;
+    const env = relayed
+      ? sandboxEnvironment(this.spec, relayed['AWS_LAMBDA_RUNTIME_API'] ?? '', { ...this.options.extraEnv, ...relayed }, paths, this.options.sandboxIdentity?.environment(this.spec, relayed['AWS_ENDPOINT_URL']))
+      : sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths, this.options.sandboxIdentity?.environment(this.spec));
     // The init runs with a fixed environment; the runtime's (the function's variables included)
     // travels in the plan on fd 4 and applies only at the runtime's exec (launcher.ts).
     const plan = encodePlan(box.plan({ command: cmd.command, args: cmd.args, env, ...(cmd.readOnly ? { readOnly: cmd.readOnly } : {}) }));

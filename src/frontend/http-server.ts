@@ -1,5 +1,6 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { listenUnix } from '../util/unix-socket.js';
 import { dirname } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
@@ -180,20 +181,19 @@ export class HttpServer {
   /** Listens on `options.host` and `options.port`; resolves once it accepts connections. */
   static async start(options: HttpServerOptions): Promise<HttpServer> {
     const s = new HttpServer(options);
+    if (options.socketPath !== undefined) {
+      mkdirSync(dirname(options.socketPath), { recursive: true, mode: 0o700 });
+      // Connectable by sandbox uids (0666); only a sandbox's own mount namespace shows the file, and
+      // every request on it must be signed with that sandbox's credentials.
+      await listenUnix(s.server, options.socketPath, undefined);
+      return s;
+    }
     await new Promise<void>((resolve, reject) => {
       s.server.once('error', reject);
-      const listening = () => {
+      s.server.listen(options.port, options.host, () => {
         s.server.off('error', reject);
         resolve();
-      };
-      if (options.socketPath !== undefined) {
-        mkdirSync(dirname(options.socketPath), { recursive: true });
-        // A socket file left by a server that was killed would make listen fail with EADDRINUSE.
-        if (existsSync(options.socketPath)) unlinkSync(options.socketPath);
-        s.server.listen(options.socketPath, listening);
-      } else {
-        s.server.listen(options.port, options.host, listening);
-      }
+      });
     });
     return s;
   }

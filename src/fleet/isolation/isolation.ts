@@ -22,7 +22,8 @@ import {
   type ResolvedLevel,
 } from './capabilities.js';
 import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, instanceName, type CgroupManager, type SandboxCgroup } from './cgroups.js';
-import { SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan } from './launcher.js';
+import { SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan, type RootEntry } from './launcher.js';
+import { AWS_ENDPOINT_SOCKET, sandboxRelay, XRAY_SOCKET } from './relay.js';
 import { sandboxRoot } from './sandbox-root.js';
 
 /** The worker a sandbox goes into when its spec names none (e.g. a driver used without a fleet). */
@@ -55,8 +56,16 @@ export interface IsolationOptions {
    * Default `<OS temp dir>/lambkin-run`; `lambkin serve` uses `<data dir>/run`.
    */
   readonly runDir?: string;
-  /** Gives a sandbox's network namespace its endpoints (relay.ts); without it, full sandboxes share the host's network. */
-  readonly relay?: RelayFactory;
+  /**
+   * A network namespace per full sandbox (default true where the level is full): only `lo`, where
+   * the relay (relay.ts) carries 127.0.0.1:9001 / 9002 / 2000 to the sandbox's Runtime API socket and
+   * to these shared sockets of lambkin's. false = full sandboxes share the host's network (tests).
+   */
+  readonly network?: boolean;
+  /** lambkin's sandbox-facing AWS endpoint (a Unix socket), shown to each sandbox as /var/lambkin/aws.sock. */
+  readonly awsEndpointSocket?: string;
+  /** The X-Ray daemon's stream socket (framed datagrams), shown to each sandbox as /var/lambkin/xray.sock. */
+  readonly xraySocket?: string;
   /** Receives the start-up message once (missing guarantees), if any. */
   readonly log?: (message: string) => void;
 }
@@ -135,9 +144,6 @@ export interface IsolationSpec {
   readonly ephemeralStorageMb?: number;
 }
 
-/** Builds the relay argv for a sandbox whose Unix sockets are at `socketDirInside` (as the sandbox sees them). */
-export type RelayFactory = (socketDirInside: string) => readonly string[];
-
 /** Owns this lambkin instance's cgroups, uids, run directory and staged runtime; closed by the driver that uses it. */
 export class Isolation {
   readonly level: IsolationLevel;
@@ -151,6 +157,7 @@ export class Isolation {
   private readonly rootMountPoint: string;
   private readonly uidsInUse = new Set<number>();
   private nextUid: number;
+  private nextSocketDir = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -276,12 +283,20 @@ export class Isolation {
         release: () => cgroup.remove(),
       };
     }
-    const relay = this.options.relay;
-    const socketDir = relay ? join(this.stateDir, 'sandboxes', spec.sandboxId) : undefined;
+    // Short names: a Unix socket's path holds at most 107 bytes.
+    const socketDir = this.options.network === false ? undefined : join(this.stateDir, 's', (this.nextSocketDir++).toString(36));
+    const shared: RootEntry[] = [];
     if (socketDir) {
-      mkdirSync(socketDir, { mode: 0o700 });
+      mkdirSync(socketDir, { recursive: true, mode: 0o700 });
       chownSync(socketDir, uid, uid);
+      // Mount points for lambkin's shared sockets (bind-mounted over them inside the sandbox).
+      for (const [name, source] of [[AWS_ENDPOINT_SOCKET, this.options.awsEndpointSocket], [XRAY_SOCKET, this.options.xraySocket]] as const) {
+        if (source === undefined || !existsSync(source)) continue;
+        writeFileSync(join(socketDir, name), '', { mode: 0o600 });
+        shared.push({ kind: 'ro', source, target: `${SANDBOX_SOCKET_DIR}/${name}` });
+      }
     }
+    const perl = caps.tools.perl ?? 'perl';
     let released: Promise<void> | undefined;
     return {
       ...common,
@@ -294,7 +309,7 @@ export class Isolation {
         uid,
         joinFiles: cgroup.joinFiles,
         rootMountPoint: this.rootMountPoint,
-        network: relay !== undefined,
+        network: socketDir !== undefined,
         layout: sandboxRoot({
           codeDir: spec.codeDir,
           runtimeDir: this.runtimeDir,
@@ -302,8 +317,8 @@ export class Isolation {
           ...(socketDir ? { socketDir } : {}),
           ...(rt.readOnly ? { extraReadOnly: rt.readOnly } : {}),
           tmp: { source: 'lambkin-tmp', fsType: 'tmpfs', data: `size=${spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB}m,mode=1777` },
-        }),
-        ...(relay ? { relay: relay(SANDBOX_SOCKET_DIR) } : {}),
+        }).concat(shared),
+        ...(socketDir ? { relay: sandboxRelay(perl)(SANDBOX_SOCKET_DIR) } : {}),
         command: rt.command,
         args: rt.args,
         env: rt.env,

@@ -127,7 +127,7 @@ for my $op (@ops) {
   if ($k eq 'file') { mkdir_p($1) if "$r$a" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$a") or fail("file $a: $!"); print $h $b; close $h; chmod 0644, "$r$a"; next }
   if ($k eq 'tmp') { mnt($a, "$r/tmp", $b, $NOSUID | $NODEV, $c); chmod 01777, "$r/tmp"; rmdir "$r/tmp/lost+found"; next }
   my ($src, $dst) = $k eq 'dev' ? ("/dev/$a", "/dev/$a") : ($a, $b);
-  if (-d $src) { mkdir_p("$r$dst") } else { mkdir_p($1) if "$r$dst" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$dst") or fail("$dst: $!"); close $h }
+  if (-d $src) { mkdir_p("$r$dst") } elsif (!-e "$r$dst") { mkdir_p($1) if "$r$dst" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$dst") or fail("$dst: $!"); close $h }
   mnt($src, "$r$dst", undef, $BIND | $REC, undef);
   my $f = $k eq 'ro' ? $RO | $NOSUID | $NODEV : $k eq 'dev' ? $NOSUID | $NOEXEC : $NOSUID | $NODEV;
   mnt(undef, "$r$dst", undef, $REMOUNT | $BIND | $f, undef);
