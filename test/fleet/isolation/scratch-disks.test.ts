@@ -1,0 +1,228 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { leakFree } from '../../helpers/leaks.js';
+import { caps, scratchRoot } from '../isolation-fixtures.js';
+import { cgroupsUnavailable } from '../../../src/fleet/isolation/capabilities.js';
+import { createCgroupManager } from '../../../src/fleet/isolation/cgroups.js';
+import {
+  attachedLoops,
+  backingFileMb,
+  cleanupLeftovers,
+  detectScratchSupport,
+  loopBackingFile,
+  ScratchDisks,
+} from '../../../src/fleet/isolation/scratch-disks.js';
+
+const support = detectScratchSupport();
+const unshare = caps.tools.unshare;
+const skip = support.usable ? (unshare ? undefined : 'no unshare') : support.reason;
+const skipCgroup = skip ?? cgroupsUnavailable(caps);
+
+/** Loop devices whose backing file is under `dir` (what `losetup -a` would list of ours). */
+function loopsUnder(dir: string): string[] {
+  return attachedLoops()
+    .filter((l) => l.file.startsWith(`${dir}/`))
+    .map((l) => `${l.device} ${l.file}`);
+}
+
+/**
+ * Runs `sh -c script sh args...` in a new private mount namespace, as a sandbox's init does: its
+ * mounts vanish with it. Resolves with the exit code and output (never rejects on a non-zero exit).
+ */
+function inMountNamespace(script: string, args: readonly string[]): Promise<{ code: number | null; signal: string | null; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      unshare as string,
+      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, maxBuffer: 1 << 20 },
+      (err, stdout, stderr) => {
+        const e = err as (Error & { code?: number | string; signal?: string | null }) | null;
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, out: `${String(stdout)}${String(stderr)}` });
+      },
+    );
+  });
+}
+
+function assertNoLoops(dir: string): void {
+  assert.deepEqual(loopsUnder(dir), [], 'a loop device under the scratch dir is still attached');
+}
+
+test('the backing file leaves at least the requested size usable, with little slack', () => {
+  for (const s of [64, 512, 1024, 4096, 10240]) {
+    const f = backingFileMb(s);
+    // statfs available = F - F/64 (inode tables) - ~1 MB - min(F/50, 16 MB) (ext4's own reserve)
+    const avail = f - f / 64 - 1 - Math.min(f / 50, 16);
+    assert.ok(avail >= s, `${s} MB: ${f} MB file leaves ~${avail.toFixed(1)} MB`);
+    assert.ok(avail < s + 2 + s / 100, `${s} MB: ${f} MB file leaves ~${avail.toFixed(1)} MB (too much slack)`);
+  }
+});
+
+test(
+  'acquire gives an ext4 loop device: EphemeralStorage fits, past it is ENOSPC; release detaches and deletes',
+  { skip },
+  leakFree(async (_t, defer) => {
+    const root = scratchRoot('lambkin-scratch-');
+    defer(root.remove);
+    const dir = join(root.dir, 'scratch');
+    const disks = new ScratchDisks({ dir, pool: {} });
+    defer(() => disks.close());
+    const disk = await disks.acquire(512);
+    assert.equal(disk.pooled, false);
+    assert.equal(disk.fsType, 'ext4');
+    assert.match(disk.device, /^\/dev\/loop\d+$/);
+    assert.ok(disk.file.startsWith(`${disks.instanceDir}/`));
+    assert.equal(loopBackingFile(disk.device), disk.file);
+    const mnt = join(root.dir, 'mnt');
+    mkdirSync(mnt);
+    const r = await inMountNamespace(
+      [
+        'mount -t ext4 -o nosuid,nodev "$1" "$2" || exit 2',
+        'chmod 1777 "$2"',
+        'stat -f -c "avail %a %S" "$2"',
+        'dd if=/dev/zero of="$2/a" bs=1M count="$3" conv=fsync 2>/dev/null || { echo "could not write $3 MB"; exit 3; }',
+        'if dd if=/dev/zero of="$2/b" bs=1M count=16 conv=fsync 2>"$2/../err"; then echo "wrote past the limit"; exit 4; fi',
+        'cat "$2/../err"',
+      ].join('\n'),
+      [disk.device, mnt, '512'],
+    );
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /No space left on device/);
+    const m = /avail (\d+) (\d+)/.exec(r.out);
+    assert.ok(m, r.out);
+    const availMb = (Number(m[1]) * Number(m[2])) / 1024 / 1024;
+    assert.ok(availMb >= 512 && availMb < 512 + 8, `available ${availMb} MB`);
+    // The namespace (and so the mount) is gone: release detaches at once.
+    await disk.release();
+    await disk.release();
+    assert.equal(loopBackingFile(disk.device), undefined);
+    assert.equal(existsSync(disk.file), false);
+    assert.equal(disks.inUseCount, 0);
+    await disks.close();
+    assertNoLoops(dir);
+    assert.equal(existsSync(disks.instanceDir), false);
+  }),
+);
+
+test(
+  'the pool is filled ahead and refilled after each acquire; other sizes are made on demand and then pooled',
+  { skip },
+  leakFree(async (_t, defer) => {
+    const root = scratchRoot('lambkin-scratch-');
+    defer(root.remove);
+    const dir = join(root.dir, 'scratch');
+    const disks = new ScratchDisks({ dir, pool: { 64: 2 } });
+    defer(() => disks.close());
+    await disks.whenFilled();
+    assert.deepEqual(disks.readyCounts(), { 64: 2 });
+    assert.equal(loopsUnder(dir).length, 2);
+    const a = await disks.acquire(64);
+    assert.equal(a.pooled, true);
+    await disks.whenFilled();
+    assert.deepEqual(disks.readyCounts(), { 64: 2 });
+    const b = await disks.acquire(80);
+    assert.equal(b.pooled, false);
+    await disks.whenFilled();
+    assert.deepEqual(disks.readyCounts(), { 64: 2, 80: 1 });
+    const c = await disks.acquire(80);
+    assert.equal(c.pooled, true);
+    assert.notEqual(c.device, b.device);
+    assert.equal(disks.inUseCount, 3);
+    const aborted = new AbortController();
+    aborted.abort(new Error('gone'));
+    await assert.rejects(disks.acquire(96, aborted.signal), /gone/);
+    await a.release();
+    // close() releases the pooled disks and the ones still handed out.
+    await disks.close();
+    assert.equal(disks.inUseCount, 0);
+    assertNoLoops(dir);
+    await assert.rejects(disks.acquire(64), /closed/);
+  }),
+);
+
+test(
+  "start-up removes a killed instance's loop devices and files, and leaves a live instance's alone",
+  { skip },
+  leakFree(async (_t, defer) => {
+    const root = scratchRoot('lambkin-scratch-');
+    defer(root.remove);
+    const dir = join(root.dir, 'scratch');
+    // A pid that surely belongs to no process any more: a child that has exited.
+    const deadPid = spawnSync('true').pid;
+    assert.ok(deadPid);
+    const killed = new ScratchDisks({ dir, instance: `${deadPid}-abc123`, pool: { 64: 1 }, skipCleanup: true });
+    await killed.whenFilled();
+    const held = await killed.acquire(64);
+    await killed.whenFilled();
+    // `killed` is never closed: its process "died" with two disks attached.
+    const live = new ScratchDisks({ dir, pool: {}, poolOtherSizes: 0, skipCleanup: true });
+    defer(() => live.close());
+    const liveDisk = await live.acquire(64);
+    assert.equal(loopsUnder(dir).length, 3);
+
+    const restarted = new ScratchDisks({ dir, pool: {}, poolOtherSizes: 0 });
+    defer(() => restarted.close());
+    await restarted.whenFilled();
+    // (Its device numbers may be reused at once, so the files are what is checked.)
+    assert.ok(!attachedLoops().some((l) => l.file.startsWith(`${killed.instanceDir}/`)));
+    assert.equal(existsSync(held.file), false);
+    assert.equal(existsSync(killed.instanceDir), false);
+    assert.deepEqual(loopsUnder(dir), [`${liveDisk.device} ${liveDisk.file}`]);
+    // Nothing left to do the second time.
+    assert.deepEqual(await cleanupLeftovers(dir), { detached: [], removed: [] });
+    await live.close();
+    await restarted.close();
+    assertNoLoops(dir);
+  }),
+);
+
+test(
+  'writing 300 MB to the disk from inside a 128 MB memory cgroup (no swap) completes: dd, Node.js and Python',
+  { skip: skipCgroup },
+  leakFree(async (_t, defer) => {
+    const root = scratchRoot('lambkin-scratch-');
+    defer(root.remove);
+    const dir = join(root.dir, 'scratch');
+    const disks = new ScratchDisks({ dir, pool: {} });
+    defer(() => disks.close());
+    const cgroups = createCgroupManager(caps);
+    defer(() => cgroups.close());
+    const mnt = join(root.dir, 'mnt');
+    mkdirSync(mnt);
+    const node = `const fs = require('fs'); const b = Buffer.alloc(1 << 20, 7); const fd = fs.openSync(process.argv[1], 'w');
+      for (let i = 0; i < 300; i++) fs.writeSync(fd, b); fs.closeSync(fd);`;
+    const python = `import sys\nb = b'\\x07' * (1 << 20)\nwith open(sys.argv[1], 'wb') as f:\n    for i in range(300): f.write(b)`;
+    const writers: { name: string; script: string; args: string[] }[] = [
+      { name: 'dd', script: 'dd if=/dev/zero of="$2/x" bs=1M count=300 2>/dev/null', args: [] },
+      { name: 'node', script: '"$3" -e "$4" "$2/x"', args: [process.execPath, node] },
+      { name: 'python', script: 'python3 -c "$4" "$2/x"', args: ['-', python] },
+    ];
+    const run = async (name: string, mount: string, write: string, args: string[], device = '') => {
+      const cg = cgroups.createSandbox('scratch', `w-${name}`, { memoryMb: 128, cpus: 1, pids: 64 });
+      try {
+        // Joins the cgroup first (as a sandbox's init does), so the mount and every write are charged to it.
+        const join = cg.joinFiles.map((f) => `echo 0 > ${f}`).join(' && ');
+        const r = await inMountNamespace(`${join} && ${mount} && ${write} && ls -l "$2/x"`, [device, mnt, ...args]);
+        return { ...r, oomKills: cg.oomKills() ?? 0 };
+      } finally {
+        await cg.remove();
+      }
+    };
+    for (const w of writers) {
+      if (w.name === 'python' && spawnSync('python3', ['-c', '0']).status !== 0) continue;
+      const disk = await disks.acquire(512);
+      const r = await run(w.name, 'mount -t ext4 -o nosuid,nodev "$1" "$2"', w.script, w.args, disk.device);
+      assert.equal(r.code, 0, `${w.name}: ${r.out} (signal ${String(r.signal)})`);
+      assert.match(r.out, / 314572800 /, `${w.name} wrote 300 MB`);
+      assert.equal(r.oomKills, 0, `${w.name}: OOM kills`);
+      await disk.release();
+    }
+    // The control: the same write to a tmpfs /tmp (today's) is killed by the OOM killer.
+    const tmpfs = await run('tmpfs', 'mount -t tmpfs -o size=512m,nosuid,nodev lambkin-tmp "$2"', writers[0]?.script ?? '', []);
+    assert.notEqual(tmpfs.code, 0, `a tmpfs write of 300 MB at 128 MB should fail: ${tmpfs.out}`);
+    await disks.close();
+    assertNoLoops(dir);
+  }),
+);
