@@ -11,15 +11,21 @@
  * background, so acquire on the cold path takes a ready one. Each disk serves one sandbox and is
  * never reused: release detaches it and deletes the file.
  *
- * The sandbox's init mounts the device at /tmp inside its own mount namespace (nosuid,nodev), so
- * the mount disappears with the namespace. Detaching a device that is still mounted somewhere makes
- * the kernel detach it when the last mount goes (autoclear), so release never waits for that.
+ * Mounting ext4 costs 2–10 ms (synchronous superblock reads and write, two kernel threads), so where
+ * the kernel has the new mount API (5.2+) the pool also mounts each disk ahead, detached: a keeper
+ * process holds an fsmount(2) fd (a mount in no namespace, nosuid,nodev), lambkin holds an O_PATH
+ * copy (`mountFd`), and the sandbox's init attaches it at /tmp with move_mount(2) in ~0.1 ms. Where
+ * not, the init mounts `device` itself. Either way the mount lives only in the sandbox's mount
+ * namespace and disappears with it. Detaching a device that is still mounted somewhere makes the
+ * kernel detach it when the last mount goes (autoclear), so release never waits for that.
  *
  * Instances are named `<pid>-<random>` as cgroups.ts names them: cleanupLeftovers() detaches the loop
  * devices and deletes the files of instances whose process is gone (a killed lambkin).
  */
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { createInterface, type Interface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import { open, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { instanceName } from './cgroups.js';
@@ -56,6 +62,17 @@ export interface ScratchDisk {
   readonly file: string;
   /** True when it came from the pool (the cold path paid nothing for it). */
   readonly pooled: boolean;
+  /**
+   * The file system already mounted, detached (nosuid,nodev): an O_PATH fd of lambkin's process
+   * (close-on-exec). Pass it to the sandbox's init as an inherited fd; the init attaches it with
+   * `move_mount(fd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH)`, closes it and chmods /tmp 1777.
+   * If move_mount fails (e.g. EINVAL: the keeper died and the mount dissolved), mount `device`.
+   * Undefined where the kernel lacks the new mount API: mount `device` then. Never close it yourself
+   * (its number could be reused by then): use closeMountFd().
+   */
+  readonly mountFd: number | undefined;
+  /** Closes lambkin's copy of mountFd, e.g. once the sandbox's process inherited it. Idempotent; release() does it too. */
+  closeMountFd(): void;
   /** Detaches the loop device (lazily if it is still mounted) and deletes the file. Idempotent. */
   release(): Promise<void>;
 }
@@ -74,6 +91,8 @@ export interface ScratchDisksOptions {
   readonly support?: ScratchSupport;
   /** Attach with direct I/O (no second page-cache copy of the backing file). Default true. */
   readonly directIo?: boolean;
+  /** Mount pooled disks ahead (detached, see ScratchDisk.mountFd) when the kernel can. Default true. */
+  readonly premount?: boolean;
   /** Skip removing dead instances' leftovers at start-up (tests that stage leftovers). Default false. */
   readonly skipCleanup?: boolean;
   /** Receives background failures (pool refills, start-up cleanup), once per distinct message. */
@@ -218,6 +237,103 @@ interface Made {
   readonly device: string;
   readonly file: string;
   readonly sizeMb: number;
+  /** The keeper's fsmount fd and lambkin's O_PATH copy (undefined once closed), when mounted ahead. */
+  readonly mount?: { readonly keeperFd: number; fd: number | undefined };
+}
+
+/** O_PATH on the architectures lambkin's init knows (it differs on alpha, parisc, sparc). */
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * The keeper: one perl process per instance holding detached mounts. `mount DEV` → `ok FD` (fsopen,
+ * fsconfig source + create, fsmount nosuid,nodev; syscall numbers are the same on every architecture
+ * lambkin's init supports), `close FD` → `ok`. It exits at EOF on stdin, so it dies with lambkin and
+ * its mounts dissolve (a killed lambkin's disks can then be detached by the next one's start-up).
+ */
+export const KEEPER_PERL = String.raw`
+use POSIX ();
+$| = 1;
+while (my $l = <STDIN>) {
+  chomp $l; my ($cmd, $arg) = split(/ /, $l, 2);
+  if ($cmd eq "mount") {
+    my ($type, $key) = ("ext4", "source");
+    my $fs = syscall(430, $type, 1);
+    if ($fs < 0) { print "err fsopen: $!
+"; next }
+    if (syscall(431, $fs, 1, $key, $arg, 0) != 0 || syscall(431, $fs, 6, 0, 0, 0) != 0) { my $e = "$!"; POSIX::close($fs); print "err fsconfig: $e
+"; next }
+    my $m = syscall(432, $fs, 1, 2 | 4); my $e = "$!"; POSIX::close($fs);
+    if ($m < 0) { print "err fsmount: $e
+"; next }
+    print "ok $m
+";
+  } elsif ($cmd eq "close") { POSIX::close(0 + $arg); print "ok
+" }
+  else { print "err unknown command
+" }
+}
+`;
+
+/** The keeper process, with one request in flight at a time. */
+class MountKeeper {
+  private readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  private readonly lines: Interface;
+  private readonly waiting: ((line: string | undefined) => void)[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly exited: Promise<void>;
+
+  constructor(perl: string) {
+    this.child = spawn(perl, ['-e', KEEPER_PERL], { stdio: ['pipe', 'pipe', 'ignore'], env: HELPER_ENV });
+    this.exited = new Promise((res) => this.child.once('close', () => res()));
+    this.child.once('error', () => undefined);
+    this.child.stdin.on('error', () => undefined);
+    this.lines = createInterface({ input: this.child.stdout });
+    this.lines.on('line', (l) => this.waiting.shift()?.(l));
+    void this.exited.then(() => {
+      for (const w of this.waiting.splice(0)) w(undefined);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  private request(line: string): Promise<string> {
+    const p = this.queue.then(
+      () =>
+        new Promise<string>((res, rej) => {
+          if (this.child.exitCode !== null || this.child.signalCode !== null || !this.child.stdin.writable) {
+            rej(new Error('the mount keeper has exited'));
+            return;
+          }
+          this.waiting.push((l) => (l === undefined ? rej(new Error('the mount keeper has exited')) : res(l)));
+          this.child.stdin.write(`${line}
+`);
+        }),
+    );
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** A detached mount of `device`: the keeper's fd number. */
+  async mount(device: string): Promise<number> {
+    const r = await this.request(`mount ${device}`);
+    const m = /^ok (\d+)$/.exec(r);
+    if (!m) throw new Error(`cannot mount ${device} ahead: ${r.replace(/^err /, '')}`);
+    return Number(m[1]);
+  }
+
+  async close(fd: number): Promise<void> {
+    await this.request(`close ${fd}`);
+  }
+
+  /** Ends the keeper (its remaining mounts dissolve) and waits for it to exit. */
+  async end(): Promise<void> {
+    this.child.stdin.end();
+    await this.exited;
+    this.lines.close();
+  }
 }
 
 /** Makes, pools and releases this instance's scratch disks; `close()` releases every one of them. */
@@ -242,6 +358,9 @@ export class ScratchDisks {
   private filling: Promise<void> | undefined;
   private refillPaused = false;
   private mkfsExtra = MKFS_PREZEROED;
+  /** Started at the first disk; undefined once premounting proved impossible here. */
+  private keeper: MountKeeper | undefined;
+  private premount: boolean;
   private seq = 0;
   private closing: Promise<void> | undefined;
   private readonly logged = new Set<string>();
@@ -253,6 +372,7 @@ export class ScratchDisks {
     this.losetup = support.losetup ?? 'losetup';
     this.mkfs = support.mkfs ?? 'mkfs.ext4';
     this.dir = resolve(options.dir);
+    this.premount = (options.premount ?? true) && ['x64', 'arm64', 'riscv64', 'loong64'].includes(process.arch) && which('perl') !== undefined;
     const instance = options.instance ?? instanceName();
     if (!INSTANCE.test(instance)) throw new Error(`invalid scratch instance name: ${JSON.stringify(instance)}`);
     this.instanceDir = join(this.dir, instance);
@@ -323,6 +443,7 @@ export class ScratchDisks {
       const pooled = [...this.ready.values()].flat();
       this.ready.clear();
       const results = await Promise.allSettled([...pooled.map((m) => this.destroy(m)), ...[...this.inUse].map((d) => d.release())]);
+      await this.keeper?.end();
       await rm(this.instanceDir, { recursive: true, force: true });
       try {
         rmdirSync(this.dir);
@@ -343,6 +464,8 @@ export class ScratchDisks {
       sizeMb: made.sizeMb,
       file: made.file,
       pooled,
+      mountFd: made.mount?.fd,
+      closeMountFd: () => closeMountFd(made),
       release: () =>
         (released ??= this.destroy(made).finally(() => {
           this.inUse.delete(disk);
@@ -422,6 +545,7 @@ export class ScratchDisks {
       await fh.close();
     }
     let device: string | undefined;
+    let mount: Made['mount'];
     try {
       signal?.throwIfAborted();
       try {
@@ -438,17 +562,61 @@ export class ScratchDisks {
       device = (await run(this.losetup, ['--find', '--show', ...(dio ? ['--direct-io=on'] : []), file])).trim();
       if (!/^\/dev\/loop\d+$/.test(device)) throw new Error(`losetup printed ${JSON.stringify(device)}`);
       signal?.throwIfAborted();
-      return { device, file, sizeMb };
+      mount = await this.mountAhead(device);
+      signal?.throwIfAborted();
+      return { device, file, sizeMb, ...(mount ? { mount } : {}) };
     } catch (err) {
-      await this.destroy({ device: device ?? '', file, sizeMb }).catch(() => undefined);
+      await this.destroy({ device: device ?? '', file, sizeMb, ...(mount ? { mount } : {}) }).catch(() => undefined);
       throw err;
     }
   }
 
   /** Detaches the device if it is still backed by this disk's file (never someone else's), deletes the file. */
+  /**
+   * Tests only: leaves everything as a killed lambkin would (files, attached devices), except that
+   * the keeper ends as it does when lambkin dies, and lambkin's fds are closed. The object is unusable after.
+   */
+  async simulateKill(): Promise<void> {
+    this.closing ??= Promise.resolve();
+    await this.startup;
+    while (this.filling) await this.filling;
+    await Promise.allSettled([...this.making]);
+    for (const m of [...[...this.ready.values()].flat()]) closeMountFd(m);
+    for (const d of this.inUse) d.closeMountFd();
+    this.ready.clear();
+    this.inUse.clear();
+    await this.keeper?.end();
+  }
+
   private async destroy(made: Made): Promise<void> {
+    if (made.mount) {
+      closeMountFd(made);
+      // Dissolves the detached mount, or just drops the reference once the sandbox attached it.
+      await this.keeper?.close(made.mount.keeperFd).catch(() => undefined);
+    }
     if (made.device && loopBackingFile(made.device) === made.file) await run(this.losetup, ['--detach', made.device]);
     await rm(made.file, { force: true });
+  }
+
+  /** Mounts `device` ahead in the keeper and opens lambkin's O_PATH copy; undefined when the kernel cannot. */
+  private async mountAhead(device: string): Promise<Made['mount']> {
+    if (!this.premount) return undefined;
+    this.keeper ??= new MountKeeper(which('perl') ?? 'perl');
+    let keeperFd: number;
+    try {
+      keeperFd = await this.keeper.mount(device);
+    } catch (err) {
+      // ENOSYS (kernel before 5.2) or a refused fsmount: the init mounts the device instead, from now on.
+      this.premount = false;
+      this.log(`scratch disks: mounting ahead is not possible here (the sandbox's init mounts the device): ${(err as Error).message}`);
+      return undefined;
+    }
+    try {
+      return { keeperFd, fd: openSync(`/proc/${String(this.keeper.pid)}/fd/${keeperFd}`, O_PATH | O_CLOEXEC) };
+    } catch (err) {
+      await this.keeper.close(keeperFd).catch(() => undefined);
+      throw err;
+    }
   }
 
   private log(message: string): void {
@@ -456,6 +624,13 @@ export class ScratchDisks {
     this.logged.add(message);
     this.options.log?.(message);
   }
+}
+
+function closeMountFd(made: Made): void {
+  const fd = made.mount?.fd;
+  if (!made.mount || fd === undefined) return;
+  made.mount.fd = undefined;
+  closeSync(fd);
 }
 
 function checkSize(sizeMb: number): number {

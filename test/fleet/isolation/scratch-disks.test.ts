@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -30,21 +30,24 @@ function loopsUnder(dir: string): string[] {
 
 /**
  * Runs `sh -c script sh args...` in a new private mount namespace, as a sandbox's init does: its
- * mounts vanish with it. Resolves with the exit code and output (never rejects on a non-zero exit).
+ * mounts vanish with it. `fd` becomes the child's fd 3. Resolves with the exit code and output.
  */
-function inMountNamespace(script: string, args: readonly string[]): Promise<{ code: number | null; signal: string | null; out: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      unshare as string,
-      ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args],
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' }, maxBuffer: 1 << 20 },
-      (err, stdout, stderr) => {
-        const e = err as (Error & { code?: number | string; signal?: string | null }) | null;
-        resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, signal: e?.signal ?? null, out: `${String(stdout)}${String(stderr)}` });
-      },
-    );
+function inMountNamespace(script: string, args: readonly string[], fd?: number): Promise<{ code: number | null; signal: string | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(unshare as string, ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PYTHONDONTWRITEBYTECODE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe', ...(fd === undefined ? [] : [fd])],
+    });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, out }));
   });
 }
+
+/** Attaches the detached mount on fd 3 at "$2" (what the sandbox's init does with ScratchDisk.mountFd). */
+const MOVE_MOUNT = `perl -e 'my $e = ""; my $d = $ARGV[0]; syscall(429, 3, $e, -100, $d, 4) == 0 or die "move_mount: $!\\n"' "$2" && exec 3<&-`;
 
 function assertNoLoops(dir: string): void {
   assert.deepEqual(loopsUnder(dir), [], 'a loop device under the scratch dir is still attached');
@@ -63,7 +66,7 @@ test('the backing file leaves at least the requested size usable, with little sl
 test(
   'acquire gives an ext4 loop device: EphemeralStorage fits, past it is ENOSPC; release detaches and deletes',
   { skip },
-  leakFree(async (_t, defer) => {
+  leakFree(async (t, defer) => {
     const root = scratchRoot('lambkin-scratch-');
     defer(root.remove);
     const dir = join(root.dir, 'scratch');
@@ -77,9 +80,12 @@ test(
     assert.equal(loopBackingFile(disk.device), disk.file);
     const mnt = join(root.dir, 'mnt');
     mkdirSync(mnt);
-    const r = await inMountNamespace(
+    const premounted = disk.mountFd !== undefined;
+    t.diagnostic(premounted ? 'attached with move_mount (mounted ahead)' : 'mounted by device (no new mount API here)');
+    const child = inMountNamespace(
       [
-        'mount -t ext4 -o nosuid,nodev "$1" "$2" || exit 2',
+        premounted ? `${MOVE_MOUNT} || exit 2` : 'mount -t ext4 -o nosuid,nodev "$1" "$2" || exit 2',
+        'grep -q " $2 .*nosuid,nodev.* ext4 " /proc/self/mountinfo || { cat /proc/self/mountinfo; exit 6; }',
         'chmod 1777 "$2"',
         'stat -f -c "avail %a %S" "$2"',
         'dd if=/dev/zero of="$2/a" bs=1M count="$3" conv=fsync 2>/dev/null || { echo "could not write $3 MB"; exit 3; }',
@@ -87,7 +93,12 @@ test(
         'cat "$2/../err"',
       ].join('\n'),
       [disk.device, mnt, '512'],
+      disk.mountFd,
     );
+    // The sandbox's process has its copy: lambkin's can go.
+    disk.closeMountFd();
+    disk.closeMountFd();
+    const r = await child;
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /No space left on device/);
     const m = /avail (\d+) (\d+)/.exec(r.out);
@@ -156,7 +167,8 @@ test(
     await killed.whenFilled();
     const held = await killed.acquire(64);
     await killed.whenFilled();
-    // `killed` is never closed: its process "died" with two disks attached.
+    // Its process "dies" with two disks attached (its keeper ends as it does with lambkin).
+    await killed.simulateKill();
     const live = new ScratchDisks({ dir, pool: {}, poolOtherSizes: 0, skipCleanup: true });
     defer(() => live.close());
     const liveDisk = await live.acquire(64);
@@ -185,7 +197,8 @@ test(
     const root = scratchRoot('lambkin-scratch-');
     defer(root.remove);
     const dir = join(root.dir, 'scratch');
-    const disks = new ScratchDisks({ dir, pool: {} });
+    // premount off: this test also covers the init mounting the device itself.
+    const disks = new ScratchDisks({ dir, pool: {}, premount: false });
     defer(() => disks.close());
     const cgroups = createCgroupManager(caps);
     defer(() => cgroups.close());
