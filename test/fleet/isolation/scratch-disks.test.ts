@@ -51,6 +51,19 @@ const MOVE_MOUNT = `perl -e 'my $e = ""; my $d = $ARGV[0]; syscall(429, 3, $e, -
 
 function assertNoLoops(dir: string): void {
   assert.deepEqual(loopsUnder(dir), [], 'a loop device under the scratch dir is still attached');
+  // And as losetup itself lists them.
+  const listed = spawnSync(support.losetup ?? 'losetup', ['--list', '--noheadings', '--output', 'BACK-FILE'], { encoding: 'utf8' });
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.deepEqual(listed.stdout.split('\n').filter((l) => l.includes(dir)), [], 'losetup lists a device under the scratch dir');
+}
+
+/** Polls a kernel state that has no event (a loop device's deferred autoclear), up to 5 s. */
+async function eventually(done: () => boolean): Promise<boolean> {
+  for (let wait = 1, spent = 0; spent < 5000; spent += wait, wait = Math.min(50, wait * 2)) {
+    if (done()) return true;
+    await new Promise((r) => setTimeout(r, wait));
+  }
+  return done();
 }
 
 test('the backing file leaves at least the requested size usable, with little slack', () => {
@@ -114,6 +127,41 @@ test(
     await disks.close();
     assertNoLoops(dir);
     assert.equal(existsSync(disks.instanceDir), false);
+  }),
+);
+
+test(
+  'release while the sandbox still has /tmp mounted: the file goes at once, the device when the sandbox does',
+  { skip },
+  leakFree(async (_t, defer) => {
+    const root = scratchRoot('lambkin-scratch-');
+    defer(root.remove);
+    const dir = join(root.dir, 'scratch');
+    const disks = new ScratchDisks({ dir, pool: {} });
+    defer(() => disks.close());
+    const disk = await disks.acquire(64);
+    const mnt = join(root.dir, 'mnt');
+    mkdirSync(mnt);
+    const attach = disk.mountFd !== undefined ? MOVE_MOUNT : 'mount -t ext4 "$1" "$2"';
+    // The "sandbox" keeps its namespace until its stdin closes.
+    const child = spawn(unshare as string, ['--mount', '--propagation', 'private', 'sh', '-c', `${attach} && echo up && { read x || true; }`, 'sh', disk.device, mnt], {
+      stdio: ['pipe', 'pipe', 'inherit', ...(disk.mountFd === undefined ? [] : [disk.mountFd])],
+    });
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    await new Promise<void>((r, j) => {
+      child.stdout?.once('data', () => r());
+      child.once('close', () => j(new Error('the namespace did not come up')));
+    });
+    disk.closeMountFd();
+    await disk.release();
+    assert.equal(existsSync(disk.file), false);
+    // Still mounted in the live namespace, so the kernel detaches it later (autoclear).
+    assert.equal(loopBackingFile(disk.device), disk.file);
+    child.stdin?.end();
+    assert.equal(await exited, 0);
+    assert.ok(await eventually(() => loopBackingFile(disk.device) === undefined), 'the device stays attached after the namespace ended');
+    await disks.close();
+    assertNoLoops(dir);
   }),
 );
 
@@ -197,7 +245,9 @@ test(
     const root = scratchRoot('lambkin-scratch-');
     defer(root.remove);
     const dir = join(root.dir, 'scratch');
-    // premount off: this test also covers the init mounting the device itself.
+    // dd attaches a disk mounted ahead; Node.js and Python mount the device themselves (premount off).
+    const ahead = new ScratchDisks({ dir, pool: {} });
+    defer(() => ahead.close());
     const disks = new ScratchDisks({ dir, pool: {}, premount: false });
     defer(() => disks.close());
     const cgroups = createCgroupManager(caps);
@@ -212,12 +262,12 @@ test(
       { name: 'node', script: '"$3" -e "$4" "$2/x"', args: [process.execPath, node] },
       { name: 'python', script: 'python3 -c "$4" "$2/x"', args: ['-', python] },
     ];
-    const run = async (name: string, mount: string, write: string, args: string[], device = '') => {
+    const run = async (name: string, mount: string, write: string, args: string[], device = '', fd?: number) => {
       const cg = cgroups.createSandbox('scratch', `w-${name}`, { memoryMb: 128, cpus: 1, pids: 64 });
       try {
         // Joins the cgroup first (as a sandbox's init does), so the mount and every write are charged to it.
         const join = cg.joinFiles.map((f) => `echo 0 > ${f}`).join(' && ');
-        const r = await inMountNamespace(`${join} && ${mount} && ${write} && ls -l "$2/x"`, [device, mnt, ...args]);
+        const r = await inMountNamespace(`${join} && ${mount} && ${write} && ls -l "$2/x"`, [device, mnt, ...args], fd);
         return { ...r, oomKills: cg.oomKills() ?? 0 };
       } finally {
         await cg.remove();
@@ -225,8 +275,9 @@ test(
     };
     for (const w of writers) {
       if (w.name === 'python' && spawnSync('python3', ['-c', '0']).status !== 0) continue;
-      const disk = await disks.acquire(512);
-      const r = await run(w.name, 'mount -t ext4 -o nosuid,nodev "$1" "$2"', w.script, w.args, disk.device);
+      const disk = await (w.name === 'dd' ? ahead : disks).acquire(512);
+      const mount = disk.mountFd === undefined ? 'mount -t ext4 -o nosuid,nodev "$1" "$2"' : MOVE_MOUNT;
+      const r = await run(w.name, mount, w.script, w.args, disk.device, disk.mountFd);
       assert.equal(r.code, 0, `${w.name}: ${r.out} (signal ${String(r.signal)})`);
       assert.match(r.out, / 314572800 /, `${w.name} wrote 300 MB`);
       assert.equal(r.oomKills, 0, `${w.name}: OOM kills`);
@@ -235,6 +286,7 @@ test(
     // The control: the same write to a tmpfs /tmp (today's) is killed by the OOM killer.
     const tmpfs = await run('tmpfs', 'mount -t tmpfs -o size=512m,nosuid,nodev lambkin-tmp "$2"', writers[0]?.script ?? '', []);
     assert.notEqual(tmpfs.code, 0, `a tmpfs write of 300 MB at 128 MB should fail: ${tmpfs.out}`);
+    await ahead.close();
     await disks.close();
     assertNoLoops(dir);
   }),
