@@ -53,7 +53,10 @@ export interface ScratchSupport {
 
 /** One sandbox's /tmp: a formatted, attached, never-mounted-yet loop device. */
 export interface ScratchDisk {
-  /** The loop device to mount, e.g. `/dev/loop3`. */
+  /**
+   * The loop device, e.g. `/dev/loop3`. Mounting it (ext4, nosuid,nodev) is the path without
+   * mountFd; then the init also removes `lost+found` and chmods /tmp 1777.
+   */
   readonly device: string;
   readonly fsType: typeof SCRATCH_FS_TYPE;
   /** Usable space in MB (at least this much can be written). */
@@ -64,8 +67,9 @@ export interface ScratchDisk {
   readonly pooled: boolean;
   /**
    * The file system already mounted, detached (nosuid,nodev): an O_PATH fd of lambkin's process
-   * (close-on-exec). Pass it to the sandbox's init as an inherited fd; the init attaches it with
-   * `move_mount(fd, "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH)`, closes it and chmods /tmp 1777.
+   * (close-on-exec), its root already empty and mode 1777. Pass it to the sandbox's init as an
+   * inherited fd; the init attaches it with `move_mount(fd, "", AT_FDCWD, "/tmp",
+   * MOVE_MOUNT_F_EMPTY_PATH)` and closes it before the runtime starts.
    * If move_mount fails (e.g. EINVAL: the keeper died and the mount dissolved), mount `device`.
    * Undefined where the kernel lacks the new mount API: mount `device` then. Never close it yourself
    * (its number could be reused by then): use closeMountFd().
@@ -248,30 +252,32 @@ const O_CLOEXEC = 0o2000000;
 /**
  * The keeper: one perl process per instance holding detached mounts. `mount DEV` → `ok FD` (fsopen,
  * fsconfig source + create, fsmount nosuid,nodev; syscall numbers are the same on every architecture
- * lambkin's init supports), `close FD` → `ok`. It exits at EOF on stdin, so it dies with lambkin and
- * its mounts dissolve (a killed lambkin's disks can then be detached by the next one's start-up).
+ * lambkin's init supports), then it makes the root what Lambda's /tmp is: empty (no lost+found) and
+ * mode 1777, so the init has nothing left to do but move_mount. `close FD` → `ok`. It exits at EOF
+ * on stdin, so it dies with lambkin and its mounts dissolve (a killed lambkin's disks can then be
+ * detached by the next one's start-up).
  */
 export const KEEPER_PERL = String.raw`
 use POSIX ();
 $| = 1;
+my %held;
 while (my $l = <STDIN>) {
   chomp $l; my ($cmd, $arg) = split(/ /, $l, 2);
   if ($cmd eq "mount") {
     my ($type, $key) = ("ext4", "source");
     my $fs = syscall(430, $type, 1);
-    if ($fs < 0) { print "err fsopen: $!
-"; next }
-    if (syscall(431, $fs, 1, $key, $arg, 0) != 0 || syscall(431, $fs, 6, 0, 0, 0) != 0) { my $e = "$!"; POSIX::close($fs); print "err fsconfig: $e
-"; next }
+    if ($fs < 0) { print "err fsopen: $!\n"; next }
+    if (syscall(431, $fs, 1, $key, $arg, 0) != 0 || syscall(431, $fs, 6, 0, 0, 0) != 0) { my $e = "$!"; POSIX::close($fs); print "err fsconfig: $e\n"; next }
     my $m = syscall(432, $fs, 1, 2 | 4); my $e = "$!"; POSIX::close($fs);
-    if ($m < 0) { print "err fsmount: $e
-"; next }
-    print "ok $m
-";
-  } elsif ($cmd eq "close") { POSIX::close(0 + $arg); print "ok
-" }
-  else { print "err unknown command
-" }
+    if ($m < 0) { print "err fsmount: $e\n"; next }
+    my $h;
+    if (!open($h, "<&=", $m) || !chdir($h) || !(rmdir("lost+found") || $!{ENOENT}) || !chmod(01777, ".")) {
+      my $e = "$!"; chdir("/"); if ($h) { close($h) } else { POSIX::close($m) } print "err prepare: $e\n"; next;
+    }
+    chdir("/"); $held{$m} = $h;
+    print "ok $m\n";
+  } elsif ($cmd eq "close") { my $h = delete $held{0 + $arg}; close($h) if $h; print "ok\n" }
+  else { print "err unknown command\n" }
 }
 `;
 
@@ -308,8 +314,7 @@ class MountKeeper {
             return;
           }
           this.waiting.push((l) => (l === undefined ? rej(new Error('the mount keeper has exited')) : res(l)));
-          this.child.stdin.write(`${line}
-`);
+          this.child.stdin.write(`${line}\n`);
         }),
     );
     this.queue = p.catch(() => undefined);
@@ -411,7 +416,8 @@ export class ScratchDisks {
 
   /**
    * A fresh disk with at least `sizeMb` MB usable: a ready one from the pool, else made now
-   * (~150 ms). The caller's sandbox mounts `device` (ext4) and must call release() when it is gone.
+   * (~70–150 ms). The caller's sandbox attaches `mountFd` (or mounts `device`) at /tmp, and the
+   * caller calls release() once the sandbox's processes are gone.
    */
   async acquire(sizeMb: number, signal?: AbortSignal): Promise<ScratchDisk> {
     checkSize(sizeMb);

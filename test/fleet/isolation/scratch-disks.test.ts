@@ -97,9 +97,11 @@ test(
     t.diagnostic(premounted ? 'attached with move_mount (mounted ahead)' : 'mounted by device (no new mount API here)');
     const child = inMountNamespace(
       [
-        premounted ? `${MOVE_MOUNT} || exit 2` : 'mount -t ext4 -o nosuid,nodev "$1" "$2" || exit 2',
+        // Without mountFd the init prepares the root itself.
+        premounted ? `${MOVE_MOUNT} || exit 2` : 'mount -t ext4 -o nosuid,nodev "$1" "$2" && rmdir "$2/lost+found" && chmod 1777 "$2" || exit 2',
         'grep -q " $2 .*nosuid,nodev.* ext4 " /proc/self/mountinfo || { cat /proc/self/mountinfo; exit 6; }',
-        'chmod 1777 "$2"',
+        // As Lambda's /tmp: empty, world-writable, sticky.
+        'stat -c "mode %a" "$2"; echo "entries $(ls -A "$2" | wc -l)"',
         'stat -f -c "avail %a %S" "$2"',
         'dd if=/dev/zero of="$2/a" bs=1M count="$3" conv=fsync 2>/dev/null || { echo "could not write $3 MB"; exit 3; }',
         'if dd if=/dev/zero of="$2/b" bs=1M count=16 conv=fsync 2>"$2/../err"; then echo "wrote past the limit"; exit 4; fi',
@@ -114,6 +116,8 @@ test(
     const r = await child;
     assert.equal(r.code, 0, r.out);
     assert.match(r.out, /No space left on device/);
+    assert.match(r.out, /^mode 1777$/m);
+    assert.match(r.out, /^entries 0$/m);
     const m = /avail (\d+) (\d+)/.exec(r.out);
     assert.ok(m, r.out);
     const availMb = (Number(m[1]) * Number(m[2])) / 1024 / 1024;
