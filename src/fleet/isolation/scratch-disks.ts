@@ -23,7 +23,7 @@
  * devices and deletes the files of instances whose process is gone (a killed lambkin).
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmdirSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { open, readdir, rm } from 'node:fs/promises';
@@ -180,6 +180,15 @@ export function attachedLoops(): { device: string; file: string }[] {
   return out;
 }
 
+/** The path as sysfs shows backing files (symlinks resolved), when it exists. */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -204,7 +213,7 @@ function deadInstance(name: string): boolean {
  * instances' directories. Instances whose process lives (this one, another lambkin) are left alone.
  */
 export async function cleanupLeftovers(dir: string, losetup = which('losetup') ?? 'losetup'): Promise<{ detached: string[]; removed: string[] }> {
-  const root = resolve(dir);
+  const root = realPath(dir);
   const detached: string[] = [];
   const removed: string[] = [];
   for (const { device, file } of attachedLoops()) {
@@ -347,9 +356,9 @@ export class ScratchDisks {
   readonly usable: boolean;
   /** Why not usable. */
   readonly reason: string | undefined;
-  /** `<dir>/<instance>`: this instance's backing files. */
+  /** `<dir>/<instance>`: this instance's backing files (symlinks resolved, as sysfs shows them). */
   readonly instanceDir: string;
-  private readonly dir: string;
+  private dir: string;
   private readonly losetup: string;
   private readonly mkfs: string;
   private readonly targets = new Map<number, number>();
@@ -387,6 +396,9 @@ export class ScratchDisks {
       return;
     }
     mkdirSync(this.instanceDir, { recursive: true, mode: 0o700 });
+    // destroy() compares paths with sysfs's backing_file, which has symlinks resolved.
+    this.dir = realPath(this.dir);
+    this.instanceDir = join(this.dir, instance);
     this.startup = options.skipCleanup
       ? Promise.resolve()
       : cleanupLeftovers(this.dir, this.losetup).then(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { leakFree } from '../../helpers/leaks.js';
@@ -175,8 +175,11 @@ test(
   leakFree(async (_t, defer) => {
     const root = scratchRoot('lambkin-scratch-');
     defer(root.remove);
-    const dir = join(root.dir, 'scratch');
-    const disks = new ScratchDisks({ dir, pool: { 64: 2 } });
+    // Through a symlink: sysfs shows backing files by their real path.
+    const dir = join(root.dir, 'real');
+    mkdirSync(dir);
+    symlinkSync(dir, join(root.dir, 'scratch'));
+    const disks = new ScratchDisks({ dir: join(root.dir, 'scratch'), pool: { 64: 2 } });
     defer(() => disks.close());
     await disks.whenFilled();
     assert.deepEqual(disks.readyCounts(), { 64: 2 });
