@@ -286,16 +286,19 @@ class ProcessSandbox implements SandboxHandle {
       : sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths, this.options.sandboxIdentity?.environment(this.spec));
     // The init runs with a fixed environment; the runtime's (the function's variables included)
     // travels in the plan on fd 4 and applies only at the runtime's exec (launcher.ts).
+    await box.prepare(signal);
     const plan = encodePlan(box.plan({ command: cmd.command, args: cmd.args, env, ...(cmd.readOnly ? { readOnly: cmd.readOnly } : {}) }));
     const init = initCommand(this.options.perl ?? 'perl');
     const child = spawn(init.command, init.args, {
       cwd: '/',
       env: LAUNCHER_ENV,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+      // 3: status (read), 4: plan (written), 5…: what the init inherits (a /tmp mounted ahead).
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...box.inheritFds()],
       // Its own process group, so stop() also kills whatever the handler spawned.
       detached: true,
     });
     this.child = child;
+    box.spawned();
     const planStream = child.stdio[4] as Writable | null;
     planStream?.on('error', () => undefined);
     planStream?.end(plan);

@@ -216,7 +216,7 @@ exports.handler = async (event) => {
         uid: 299_999,
         rootMountPoint: mountPoint,
         network: true,
-        layout: sandboxRoot({ codeDir: code, runtimeDir: code, uid: 299_999, tmp: { source: 't', fsType: 'tmpfs', data: 'size=8m' } }),
+        layout: sandboxRoot({ codeDir: code, runtimeDir: code, uid: 299_999, tmp: { kind: 'tmp', source: 't', fsType: 'tmpfs', data: 'size=8m' } }),
         command: '/bin/sh',
         args: ['-c', script],
         env: { EVIL: 'x\ty', PATH: '/usr/bin:/bin' },

@@ -25,6 +25,7 @@ import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, instanceName, type Cgro
 import { SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan, type RootEntry } from './launcher.js';
 import { AWS_ENDPOINT_SOCKET, sandboxRelay, XRAY_SOCKET } from './relay.js';
 import { sandboxRoot } from './sandbox-root.js';
+import { ScratchDisks, type ScratchDisk } from './scratch-disks.js';
 
 /** The worker a sandbox goes into when its spec names none (e.g. a driver used without a fleet). */
 export const DEFAULT_WORKER = 'default';
@@ -62,6 +63,8 @@ export interface IsolationOptions {
    * to these shared sockets of lambkin's. false = full sandboxes share the host's network (tests).
    */
   readonly network?: boolean;
+  /** Ready /tmp disks kept per EphemeralStorage size (scratch-disks.ts DEFAULT_POOL: three of 512 MB). */
+  readonly scratchPool?: Readonly<Record<number, number>>;
   /** lambkin's sandbox-facing AWS endpoint (a Unix socket), shown to each sandbox as /var/lambkin/aws.sock. */
   readonly awsEndpointSocket?: string;
   /** The X-Ray daemon's stream socket (framed datagrams), shown to each sandbox as /var/lambkin/xray.sock. */
@@ -94,6 +97,12 @@ export interface IsolatedSandbox {
    */
   readonly socketDir: string | undefined;
   readonly cgroup: SandboxCgroup | undefined;
+  /** Gets what the sandbox needs before its init starts (its /tmp disk). */
+  prepare(signal?: AbortSignal): Promise<void>;
+  /** fds of lambkin's the init inherits, in order from fd 5 on (its /tmp mounted ahead). */
+  inheritFds(): readonly number[];
+  /** Called once the init is spawned: lambkin's copies of inherited fds can go. */
+  spawned(): void;
   /** The init's plan for this sandbox (launcher.ts). */
   plan(runtime: RuntimeCommand): LaunchPlan;
   /** True when the kernel's OOM killer has killed a process of this sandbox. */
@@ -123,6 +132,9 @@ export function plainSandbox(spec: Pick<IsolationSpec, 'codeDir'>): IsolatedSand
     runtimeDir: undefined,
     socketDir: undefined,
     cgroup: undefined,
+    prepare: () => Promise.resolve(),
+    inheritFds: () => [],
+    spawned: () => undefined,
     plan: (rt) => ({ mode: 'none', command: rt.command, args: rt.args, env: rt.env, cwd: spec.codeDir }),
     oomKilled: () => false,
     peakMb: () => undefined,
@@ -155,6 +167,8 @@ export class Isolation {
   private readonly cgroups: CgroupManager | undefined;
   private readonly runtimeDir: string;
   private readonly rootMountPoint: string;
+  /** Disk-backed /tmp for full sandboxes (undefined below that level). */
+  private readonly scratch: ScratchDisks | undefined;
   private readonly uidsInUse = new Set<number>();
   private nextUid: number;
   private nextSocketDir = 0;
@@ -167,7 +181,6 @@ export class Isolation {
     private readonly options: IsolationOptions,
   ) {
     this.level = resolved.level;
-    this.message = isolationStartupMessage(resolved);
     this.capabilities = caps;
     this.cgroups = cgroups;
     this.nextUid = Math.floor(Math.random() * this.uidCount);
@@ -190,7 +203,11 @@ export class Isolation {
       }
       mkdirSync(this.runtimeDir, { mode: 0o755 });
       stageRuntimes(this.runtimeDir);
+      this.scratch = new ScratchDisks({ dir: join(runDir, 'scratch'), ...(options.scratchPool ? { pool: options.scratchPool } : {}), ...(options.log ? { log: options.log } : {}) });
+    } else {
+      this.scratch = undefined;
     }
+    this.message = isolationStartupMessage(resolved, { scratchDisks: this.scratch?.usable ?? false });
   }
 
   /**
@@ -279,6 +296,9 @@ export class Isolation {
         taskRoot: spec.codeDir,
         runtimeDir: undefined,
         socketDir: undefined,
+        prepare: () => Promise.resolve(),
+        inheritFds: () => [],
+        spawned: () => undefined,
         plan: (rt) => ({ mode: 'cgroups', joinFiles: cgroup.joinFiles, command: rt.command, args: rt.args, env: rt.env, cwd: spec.codeDir }),
         release: () => cgroup.remove(),
       };
@@ -297,6 +317,9 @@ export class Isolation {
       }
     }
     const perl = caps.tools.perl ?? 'perl';
+    const scratch = this.scratch;
+    const tmpMb = spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB;
+    let disk: ScratchDisk | undefined;
     let released: Promise<void> | undefined;
     return {
       ...common,
@@ -304,6 +327,11 @@ export class Isolation {
       taskRoot: SANDBOX_TASK_ROOT,
       runtimeDir: SANDBOX_RUNTIME_DIR,
       socketDir,
+      prepare: async (signal) => {
+        if (scratch?.usable) disk = await scratch.acquire(tmpMb, signal);
+      },
+      inheritFds: () => (disk?.mountFd !== undefined ? [disk.mountFd] : []),
+      spawned: () => disk?.closeMountFd(),
       plan: (rt) => ({
         mode: 'full',
         uid,
@@ -316,7 +344,10 @@ export class Isolation {
           uid,
           ...(socketDir ? { socketDir } : {}),
           ...(rt.readOnly ? { extraReadOnly: rt.readOnly } : {}),
-          tmp: { source: 'lambkin-tmp', fsType: 'tmpfs', data: `size=${spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB}m,mode=1777` },
+          // A scratch disk (its fd is the init's fd 5 when mounted ahead); a tmpfs where none can be had.
+          tmp: disk
+            ? { kind: 'disk', fd: disk.mountFd !== undefined ? 5 : undefined, device: disk.device }
+            : { kind: 'tmp', source: 'lambkin-tmp', fsType: 'tmpfs', data: `size=${tmpMb}m,mode=1777` },
         }).concat(shared),
         ...(socketDir ? { relay: sandboxRelay(perl)(SANDBOX_SOCKET_DIR) } : {}),
         command: rt.command,
@@ -326,8 +357,9 @@ export class Isolation {
       }),
       // Memoized so a second call cannot free the uid again once another sandbox holds it.
       release: () =>
-        (released ??= cgroup.remove().then(() => {
+        (released ??= cgroup.remove().then(async () => {
           if (socketDir) rmSync(socketDir, { recursive: true, force: true });
+          await disk?.release();
           // Only once no process of this uid is left (a failed removal keeps it taken), so the uid
           // cannot pass another sandbox's Runtime API check.
           this.uidsInUse.delete(uid);
@@ -351,6 +383,7 @@ export class Isolation {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.cgroups?.close();
+      await this.scratch?.close();
       rmSync(this.stateDir, { recursive: true, force: true });
     })();
     return this.closing;

@@ -46,13 +46,16 @@ export interface InitSyscalls {
   readonly setgroups: number;
   readonly setresuid: number;
   readonly setresgid: number;
+  readonly close: number;
+  /** move_mount(2): 429 on every architecture (syscalls from 424 on share one table). */
+  readonly moveMount: number;
 }
 
 /** By architecture (arm64, riscv64 and loong64 share the generic table); undefined = not known here. */
 export function initSyscalls(arch: string = process.arch): InitSyscalls | undefined {
-  if (arch === 'x64') return { unshare: 272, prctl: 157, mount: 165, pivotRoot: 155, umount2: 166, setgroups: 116, setresuid: 117, setresgid: 119 };
+  if (arch === 'x64') return { unshare: 272, prctl: 157, mount: 165, pivotRoot: 155, umount2: 166, setgroups: 116, setresuid: 117, setresgid: 119, close: 3, moveMount: 429 };
   if (arch === 'arm64' || arch === 'riscv64' || arch === 'loong64') {
-    return { unshare: 97, prctl: 167, mount: 40, pivotRoot: 41, umount2: 39, setgroups: 159, setresuid: 147, setresgid: 149 };
+    return { unshare: 97, prctl: 167, mount: 40, pivotRoot: 41, umount2: 39, setgroups: 159, setresuid: 147, setresgid: 149, close: 57, moveMount: 429 };
   }
   return undefined;
 }
@@ -60,7 +63,7 @@ export function initSyscalls(arch: string = process.arch): InitSyscalls | undefi
 /**
  * The init. Plan tokens (fd 4, NUL-separated, fields TAB-separated, the last field may hold tabs):
  * `mode M` · `sys N,N,…` · `uid N` · `net 1` · `join FILE` · `root DIR` · `ro SRC DST` · `rw SRC DST` ·
- * `link TARGET DST` · `file DST CONTENT` · `dev NAME` · `tmp SOURCE FSTYPE DATA` · `relay ARG` ·
+ * `link TARGET DST` · `file DST CONTENT` · `dev NAME` · `tmp SOURCE FSTYPE DATA` · `disk FD DEVICE` · `relay ARG` ·
  * `cmd ARG` · `env K=V` · `cwd DIR`.
  */
 export const INIT_PERL = String.raw`
@@ -69,11 +72,11 @@ my (%o, @join, @ops, @relay, @cmd, @env);
 { open(my $cf, "<&=", 4) or die "lambkin-init: no plan fd: $!\n"; local $/; my $raw = <$cf>; close $cf;
   for my $t (split /\0/, $raw) { my ($k, $r) = split /\t/, $t, 2;
     if ($k eq 'join') { push @join, $r } elsif ($k eq 'relay') { push @relay, $r } elsif ($k eq 'cmd') { push @cmd, $r }
-    elsif ($k eq 'env') { push @env, $r } elsif ($k =~ /^(ro|rw|link|file|dev|tmp)$/) { push @ops, [$k, split(/\t/, $r, $k eq 'tmp' ? 3 : 2)] }
+    elsif ($k eq 'env') { push @env, $r } elsif ($k =~ /^(ro|rw|link|file|dev|tmp|disk)$/) { push @ops, [$k, split(/\t/, $r, $k eq 'tmp' ? 3 : 2)] }
     else { $o{$k} = $r } } }
 open(my $st, ">&=", 3) or die "lambkin-init: no status fd: $!\n";
 sub fail { print STDERR "lambkin-init: $_[0]\n"; print $st "exit 125\n"; exit 125 }
-my ($UNSHARE, $PRCTL, $MOUNT, $PIVOT, $UMOUNT2, $SETGROUPS, $SETRESUID, $SETRESGID) = map { 0 + $_ } split(/,/, $o{sys});
+my ($UNSHARE, $PRCTL, $MOUNT, $PIVOT, $UMOUNT2, $SETGROUPS, $SETRESUID, $SETRESGID, $CLOSE, $MOVE_MOUNT) = map { 0 + $_ } split(/,/, $o{sys});
 my $full = $o{mode} eq 'full';
 my $id = 0 + ($o{uid} // 0);
 # Die with the server. 'full' is torn down by the kernel with PID 1; the others clean up on SIGTERM.
@@ -126,6 +129,15 @@ for my $op (@ops) {
   if ($k eq 'link') { mkdir_p($1) if "$r$b" =~ m{^(.*)/[^/]+$}; symlink($a, "$r$b") or fail("link $b: $!"); next }
   if ($k eq 'file') { mkdir_p($1) if "$r$a" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$a") or fail("file $a: $!"); print $h $b; close $h; chmod 0644, "$r$a"; next }
   if ($k eq 'tmp') { mnt($a, "$r/tmp", $b, $NOSUID | $NODEV, $c); chmod 01777, "$r/tmp"; rmdir "$r/tmp/lost+found"; next }
+  if ($k eq 'disk') {
+    # A scratch disk mounted ahead (an fsmount fd): attach it; else mount its device. Either way the
+    # fd is closed so the runtime never inherits it.
+    my ($fd, $empty, $at) = (0 + $a, "", "$r/tmp");
+    my $moved = $fd > 0 && syscall($MOVE_MOUNT, $fd, $empty, -100, $at, 4) == 0;
+    syscall($CLOSE, $fd) if $fd > 0;
+    if (!$moved) { mnt($b, $at, "ext4", $NOSUID | $NODEV, undef); chmod 01777, $at; rmdir "$at/lost+found" }
+    next;
+  }
   my ($src, $dst) = $k eq 'dev' ? ("/dev/$a", "/dev/$a") : ($a, $b);
   if (-d $src) { mkdir_p("$r$dst") } elsif (!-e "$r$dst") { mkdir_p($1) if "$r$dst" =~ m{^(.*)/[^/]+$}; open(my $h, ">", "$r$dst") or fail("$dst: $!"); close $h }
   mnt($src, "$r$dst", undef, $BIND | $REC, undef);
@@ -185,7 +197,9 @@ export type RootEntry =
   | { readonly kind: 'link'; readonly linkTarget: string; readonly target: string }
   | { readonly kind: 'file'; readonly target: string; readonly content: string }
   | { readonly kind: 'dev'; readonly name: string }
-  | { readonly kind: 'tmp'; readonly source: string; readonly fsType: string; readonly data: string };
+  | { readonly kind: 'tmp'; readonly source: string; readonly fsType: string; readonly data: string }
+  /** /tmp on a scratch disk: the init attaches `fd` (mounted ahead) or mounts `device` (ext4). */
+  | { readonly kind: 'disk'; readonly fd: number | undefined; readonly device: string };
 
 function field(value: string, what: string): string {
   if (value.includes('\0')) throw new Error(`${what} contains a NUL byte`);
@@ -203,7 +217,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   if (!sys) throw new Error(`sandboxes cannot be launched on ${process.arch}: its syscall numbers are not known to lambkin`);
   const tokens: string[] = [
     `mode\t${plan.mode}`,
-    `sys\t${[sys.unshare, sys.prctl, sys.mount, sys.pivotRoot, sys.umount2, sys.setgroups, sys.setresuid, sys.setresgid].join(',')}`,
+    `sys\t${[sys.unshare, sys.prctl, sys.mount, sys.pivotRoot, sys.umount2, sys.setgroups, sys.setresuid, sys.setresgid, sys.close, sys.moveMount].join(',')}`,
     `cwd\t${pathField(plan.cwd, 'cwd')}`,
   ];
   if (plan.uid !== undefined) tokens.push(`uid\t${plan.uid}`);
@@ -224,6 +238,9 @@ export function encodePlan(plan: LaunchPlan): Buffer {
         break;
       case 'dev':
         tokens.push(`dev\t${pathField(e.name, 'device')}`);
+        break;
+      case 'disk':
+        tokens.push(`disk\t${e.fd ?? 0}\t${pathField(e.device, 'scratch disk')}`);
         break;
       case 'tmp':
         tokens.push(`tmp\t${pathField(e.source, '/tmp source')}\t${pathField(e.fsType, '/tmp type')}\t${field(e.data, '/tmp options')}`);

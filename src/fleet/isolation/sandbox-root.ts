@@ -25,7 +25,7 @@ export interface SandboxRootInputs {
   readonly socketDir?: string;
   readonly uid: number;
   /** /tmp: a scratch disk, or a tmpfs of EphemeralStorage where none can be had. */
-  readonly tmp: { readonly source: string; readonly fsType: string; readonly data: string };
+  readonly tmp: Extract<RootEntry, { kind: 'tmp' | 'disk' }>;
   /** Host directories a runtime lives in outside /usr (e.g. a Python under /opt/python), shown read-only at the same path. */
   readonly extraReadOnly?: readonly string[];
 }
@@ -64,6 +64,6 @@ export function sandboxRoot(i: SandboxRootInputs): RootEntry[] {
   out.push({ kind: 'ro', source: i.codeDir, target: SANDBOX_TASK_ROOT }, { kind: 'ro', source: i.runtimeDir, target: SANDBOX_RUNTIME_DIR });
   if (i.socketDir) out.push({ kind: 'ro', source: i.socketDir, target: SANDBOX_SOCKET_DIR });
   for (const name of DEVICES) if (existsSync(`/dev/${name}`)) out.push({ kind: 'dev', name });
-  out.push({ kind: 'tmp', ...i.tmp });
+  out.push(i.tmp);
   return out;
 }
