@@ -12,7 +12,10 @@ export type IsolationLevel = 'none' | 'cgroups' | 'cgroups+namespaces';
 /** What an operator may ask for (`--isolation`); `auto` picks the strongest the machine supports. */
 export type IsolationRequest = 'auto' | 'none' | 'cgroups' | 'namespaces';
 
-/** The controllers a sandbox cgroup needs; `freezer` (v1) only makes kills race-free and is optional. */
+/**
+ * The controllers a sandbox cgroup needs. `freezer` (v1) is optional: it freezes idle sandboxes (without it they
+ * are stopped with SIGSTOP) and makes kills race-free.
+ */
 export const REQUIRED_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
 /** One mounted cgroup v1 hierarchy. */
@@ -235,6 +238,7 @@ export function missingGuarantees(level: IsolationLevel): string[] {
       'CPU is not proportional to MemorySize (every sandbox may use every core)',
       'no process limit (a fork bomb reaches the host)',
       'Max Memory Used is the runtime process\'s own peak, not the sandbox\'s',
+      'idle sandboxes are stopped with SIGSTOP, not frozen: a process that left the sandbox\'s process group (setsid) keeps running between invocations',
     );
   }
   if (level !== 'cgroups+namespaces') {
