@@ -90,14 +90,14 @@ function main(): void {
     }
   }
   console.log(`server RSS under ${INVOCATIONS} warm invocations (real server, AWS SDK client in the same process)`);
-  console.log('isolation   payload    RSS before MB  after MB  growth MB  heap growth MB  per invoke ms  growth vs 1-byte baseline');
+  console.log('isolation   payload    RSS before MB  after MB  growth MB  heap growth MB  per invoke ms  growth minus the 1-byte baseline\'s');
   for (const s of samples) {
     const base = samples.find((b) => b.isolation === s.isolation && b.bytes === 1);
     const growth = s.rssAfterMb - s.rssBeforeMb;
     const baseGrowth = base ? base.rssAfterMb - base.rssBeforeMb : NaN;
     const payload = s.bytes === 1 ? '1 B' : '1 MiB';
     console.log(
-      `${s.isolation.padEnd(10)}  ${payload.padEnd(8)}  ${s.rssBeforeMb.toFixed(1).padStart(13)}  ${s.rssAfterMb.toFixed(1).padStart(8)}  ${growth.toFixed(1).padStart(9)}  ${s.heapGrowthMb.toFixed(1).padStart(14)}  ${(s.ms / INVOCATIONS).toFixed(2).padStart(13)}  ${s.bytes === 1 ? 'baseline' : `${(growth - baseGrowth).toFixed(1)} MB more (goal: growth < 50 MB)`}`,
+      `${s.isolation.padEnd(10)}  ${payload.padEnd(8)}  ${s.rssBeforeMb.toFixed(1).padStart(13)}  ${s.rssAfterMb.toFixed(1).padStart(8)}  ${growth.toFixed(1).padStart(9)}  ${s.heapGrowthMb.toFixed(1).padStart(14)}  ${(s.ms / INVOCATIONS).toFixed(2).padStart(13)}  ${s.bytes === 1 ? 'baseline' : `${(growth - baseGrowth >= 0 ? '+' : '') + (growth - baseGrowth).toFixed(1)} MB (goal: growth < 50 MB)`}`,
     );
   }
 }

@@ -13,7 +13,10 @@ export type IsolationLevel = 'none' | 'cgroups' | 'cgroups+namespaces';
 /** What an operator may ask for (`--isolation`); `auto` picks the strongest the machine supports. */
 export type IsolationRequest = 'auto' | 'none' | 'cgroups' | 'namespaces';
 
-/** The controllers a sandbox cgroup needs; `freezer` (v1) only makes kills race-free and is optional. */
+/**
+ * The controllers a sandbox cgroup needs. `freezer` (v1) is optional: it freezes idle sandboxes (without it they
+ * are stopped with SIGSTOP) and makes kills race-free.
+ */
 export const REQUIRED_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
 
 /** One mounted cgroup v1 hierarchy. */
@@ -269,7 +272,10 @@ export function missingGuarantees(level: IsolationLevel, features?: IsolationFea
     .filter((g) => !g.enforced)
     .map((g) => `not enforced: ${g.text}`);
   if (level === 'none') {
-    out.push("at isolation none, a sandbox can kill its own init, so a daemon it starts may then outlive it; functions run as lambkin's own user");
+    out.push(
+      "at isolation none, a sandbox can kill its own init, so a daemon it starts may then outlive it; functions run as lambkin's own user",
+      "idle sandboxes are stopped with SIGSTOP, not frozen: a process that left the sandbox's process group (setsid) keeps running between invocations",
+    );
   }
   return out;
 }
