@@ -20,10 +20,13 @@ import {
   ListFunctionsCommand,
 } from '@aws-sdk/client-lambda';
 import { GetTraceSummariesCommand, XRayClient } from '@aws-sdk/client-xray';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { uriEncode } from '../../src/frontend/sigv4.js';
 import { createFn, json, rejectsAws, ROLE } from '../helpers/lambda.js';
 import { leakFree, type Defer } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
+import { Sha256 } from '../helpers/sha256.js';
 
 const ZIP = makeZip({ 'index.js': 'exports.handler = async (e) => ({ echo: e });' });
 const UNRECOGNIZED = 'The security token included in the request is invalid.';
@@ -89,6 +92,28 @@ void test(
     const range = { StartTime: new Date(Date.now() - 60_000), EndTime: new Date() };
     assert.ok(Array.isArray((await xray(key.accessKeyId, key.secretAccessKey).send(new GetTraceSummariesCommand(range))).TraceSummaries));
     await rejectsAws(xray('AKIAIOSFODNN7EXAMPLE', 'x').send(new GetTraceSummariesCommand(range)), 'UnrecognizedClientException', 403);
+
+    // A presigned URL (query-string SigV4) made with the SDK's signer works with plain fetch, until it expires or is altered.
+    const presigner = new SignatureV4({ service: 'lambda', region: 'us-east-1', credentials: key, sha256: Sha256 });
+    const host = new URL(lambkin.url).host;
+    const presign = async (signingDate: Date) => {
+      const p = await presigner.presign(
+        { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', path: '/2015-03-31/functions/strict-ok/configuration', query: { Qualifier: '$LATEST' }, headers: { host } },
+        { expiresIn: 60, signingDate },
+      );
+      const qs = Object.entries(p.query ?? {}).map(([k, v]) => `${uriEncode(k)}=${uriEncode(String(v))}`).join('&');
+      return `${lambkin.url}${p.path}?${qs}`;
+    };
+    const url = await presign(new Date());
+    const viaUrl = await fetch(url);
+    assert.equal(viaUrl.status, 200);
+    assert.equal(((await viaUrl.json()) as { FunctionArn: string }).FunctionArn, 'arn:aws:lambda:us-east-1:123456789012:function:strict-ok');
+    const altered = await fetch(url.replace('Qualifier=%24LATEST', 'Qualifier=1'));
+    assert.equal(altered.status, 403);
+    assert.equal(altered.headers.get('x-amzn-errortype'), 'InvalidSignatureException');
+    const stale = await fetch(await presign(new Date(Date.now() - 120_000)));
+    assert.equal(stale.status, 403);
+    assert.match(((await stale.json()) as { message: string }).message, /^Signature expired: .* - 60 s\)$/);
 
     // A deleted key stops working at once.
     assert.equal(lambkin.credentials.host.delete(key.accessKeyId), true);

@@ -4,29 +4,13 @@
  * secrets and clock skew are refused with AWS's error types.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsError } from '../../src/errors/catalogue.js';
 import { canonicalQuery, canonicalUri, readSignature, uriEncode, verifySignature, type IncomingSignedRequest } from '../../src/frontend/sigv4.js';
+import { Sha256 } from '../helpers/sha256.js';
 
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData): string | Buffer =>
-  typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
-
-/** The SDK's hash interface over node:crypto. */
-class Sha256 {
-  private readonly h;
-  constructor(secret?: SourceData) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: SourceData): void {
-    this.h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-}
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const AT = new Date('2024-03-01T12:00:00Z');
