@@ -80,6 +80,12 @@ void test(
     assert.equal(unsigned.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
     assert.equal(((await unsigned.json()) as { message: string }).message, 'Missing Authentication Token');
     assert.deepEqual(await names(good), ['strict-ok']);
+    // GetFunction's Code.Location downloads unsigned, as AWS's presigned S3 URL does.
+    const location = (await good.send(new GetFunctionCommand({ FunctionName: 'strict-ok' }))).Code?.Location;
+    assert.ok(location);
+    const download = await fetch(location);
+    assert.equal(download.status, 200);
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), ZIP);
     // The health check stays open.
     assert.equal((await fetch(`${lambkin.url}/lambkin/health`)).status, 200);
 
