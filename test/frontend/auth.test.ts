@@ -22,6 +22,7 @@ import {
 import { GetTraceSummariesCommand, XRayClient } from '@aws-sdk/client-xray';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { uriEncode } from '../../src/frontend/sigv4.js';
+import { showFleet } from '../../src/cli/fleet-command.js';
 import { createFn, json, rejectsAws, ROLE } from '../helpers/lambda.js';
 import { leakFree, type Defer } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
@@ -120,6 +121,15 @@ void test(
     const stale = await fetch(await presign(new Date(Date.now() - 120_000)));
     assert.equal(stale.status, 403);
     assert.match(((await stale.json()) as { message: string }).message, /^Signature expired: .* - 60 s\)$/);
+
+    // `lambkin fleet` signs with the credentials it is given; unsigned, the admin API is refused too.
+    const printed: string[] = [];
+    const io = { out: (s: string) => printed.push(s), err: (s: string) => printed.push(s) };
+    assert.equal(await showFleet({ endpoint: lambkin.url, ...io, credentials: key }), 0, printed.join(''));
+    assert.match(printed.join(''), /strict-ok/);
+    printed.length = 0;
+    assert.equal(await showFleet({ endpoint: lambkin.url, ...io }), 1);
+    assert.match(printed.join(''), /answered 403: .*Missing Authentication Token/);
 
     // A deleted key stops working at once.
     assert.equal(lambkin.credentials.host.delete(key.accessKeyId), true);
