@@ -3,6 +3,8 @@
  * workers, sandboxes, ENIs), so that placement can be watched while experimenting.
  */
 import type { FleetView } from '../worker-manager/types.js';
+import { signRequest, type SigningCredentials } from '../frontend/sigv4.js';
+import { realClock } from '../util/clock.js';
 
 /** Left-aligned columns separated by two spaces; numbers right-aligned. Always ends with a newline. */
 export function table(headers: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
@@ -97,6 +99,10 @@ export interface ShowFleetOptions {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly signal?: AbortSignal;
+  /** Signs the request (SigV4) with these, as a `--auth strict` server requires. */
+  readonly credentials?: SigningCredentials;
+  /** The signature's region (default us-east-1). */
+  readonly region?: string;
 }
 
 /** Fetches the fleet and prints it; returns the exit code. */
@@ -104,7 +110,8 @@ export async function showFleet(o: ShowFleetOptions): Promise<number> {
   const url = new URL('/lambkin/v1/fleet', o.endpoint);
   let res: Response;
   try {
-    res = await fetch(url, o.signal ? { signal: o.signal } : {});
+    const headers = o.credentials ? signRequest({ method: 'GET', url }, o.credentials, { region: o.region ?? 'us-east-1', service: 'lambda' }, realClock.now()) : {};
+    res = await fetch(url, { headers, ...(o.signal ? { signal: o.signal } : {}) });
   } catch (err) {
     o.err(`lambkin fleet: cannot reach ${url.href}: ${err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err)}\n`);
     return 1;

@@ -105,7 +105,15 @@ program
   .addOption(new Option('--endpoint <url>', 'the lambkin server').env('LAMBKIN_ENDPOINT').default('http://127.0.0.1:4590'))
   .action(async (o: { endpoint: string }) => {
     const { showFleet } = await import('./fleet-command.js');
-    process.exitCode = await showFleet({ endpoint: o.endpoint, out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) });
+    // Signed when credentials are in the environment (a `--auth strict` server requires it).
+    const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken, AWS_REGION: region } = process.env;
+    process.exitCode = await showFleet({
+      endpoint: o.endpoint,
+      out: (s) => process.stdout.write(s),
+      err: (s) => process.stderr.write(s),
+      ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } } : {}),
+      ...(region ? { region } : {}),
+    });
   });
 
 const credentials = program.command('credentials').description('access keys lambkin issues for callers on this host (verified with SigV4)');

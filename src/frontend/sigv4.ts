@@ -300,3 +300,48 @@ export function verifySignature(req: IncomingSignedRequest, claim: SignatureClai
   }
   throw awsError('invalidSignature', {});
 }
+
+/** Credentials to sign with. */
+export interface SigningCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+}
+
+/**
+ * Signs a request (Authorization header form) for lambkin's own clients, e.g. `lambkin fleet`
+ * against a `--auth strict` server. Returns the headers to send: host, x-amz-date, the session
+ * token if any, and authorization.
+ */
+export function signRequest(
+  r: { readonly method: string; readonly url: URL; readonly body?: Buffer },
+  credentials: SigningCredentials,
+  scope: { readonly region: string; readonly service: string },
+  now: number,
+): Record<string, string> {
+  const amzDate = formatAmzDate(now);
+  const headers: Record<string, string> = { host: r.url.host, 'x-amz-date': amzDate };
+  if (credentials.sessionToken !== undefined) headers['x-amz-security-token'] = credentials.sessionToken;
+  const signedHeaders = Object.keys(headers).sort();
+  const claim: SignatureClaim = {
+    form: 'header',
+    accessKeyId: credentials.accessKeyId,
+    scopeDate: amzDate.slice(0, 8),
+    region: scope.region,
+    service: scope.service,
+    signedHeaders,
+    signature: '',
+    amzDate,
+  };
+  const wire: IncomingSignedRequest = {
+    method: r.method,
+    target: `${r.url.pathname}${r.url.search}`,
+    rawHeaders: Object.entries(headers).flat(),
+    body: r.body ?? Buffer.alloc(0),
+  };
+  const [canonical] = canonicalRequests(wire, claim);
+  const key = signingKey(credentials.secretAccessKey, claim.scopeDate, scope.region, scope.service);
+  const signature = hmac(key, stringToSign(claim, canonical as string)).toString('hex');
+  headers.authorization = `${ALGORITHM} Credential=${credentials.accessKeyId}/${claim.scopeDate}/${scope.region}/${scope.service}/aws4_request, SignedHeaders=${signedHeaders.join(';')}, Signature=${signature}`;
+  return headers;
+}

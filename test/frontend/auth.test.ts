@@ -20,10 +20,14 @@ import {
   ListFunctionsCommand,
 } from '@aws-sdk/client-lambda';
 import { GetTraceSummariesCommand, XRayClient } from '@aws-sdk/client-xray';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { uriEncode } from '../../src/frontend/sigv4.js';
+import { showFleet } from '../../src/cli/fleet-command.js';
 import { createFn, json, rejectsAws, ROLE } from '../helpers/lambda.js';
 import { leakFree, type Defer } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
+import { Sha256 } from '../helpers/sha256.js';
 
 const ZIP = makeZip({ 'index.js': 'exports.handler = async (e) => ({ echo: e });' });
 const UNRECOGNIZED = 'The security token included in the request is invalid.';
@@ -77,6 +81,12 @@ void test(
     assert.equal(unsigned.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException');
     assert.equal(((await unsigned.json()) as { message: string }).message, 'Missing Authentication Token');
     assert.deepEqual(await names(good), ['strict-ok']);
+    // GetFunction's Code.Location downloads unsigned, as AWS's presigned S3 URL does.
+    const location = (await good.send(new GetFunctionCommand({ FunctionName: 'strict-ok' }))).Code?.Location;
+    assert.ok(location);
+    const download = await fetch(location);
+    assert.equal(download.status, 200);
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), ZIP);
     // The health check stays open.
     assert.equal((await fetch(`${lambkin.url}/lambkin/health`)).status, 200);
 
@@ -89,6 +99,37 @@ void test(
     const range = { StartTime: new Date(Date.now() - 60_000), EndTime: new Date() };
     assert.ok(Array.isArray((await xray(key.accessKeyId, key.secretAccessKey).send(new GetTraceSummariesCommand(range))).TraceSummaries));
     await rejectsAws(xray('AKIAIOSFODNN7EXAMPLE', 'x').send(new GetTraceSummariesCommand(range)), 'UnrecognizedClientException', 403);
+
+    // A presigned URL (query-string SigV4) made with the SDK's signer works with plain fetch, until it expires or is altered.
+    const presigner = new SignatureV4({ service: 'lambda', region: 'us-east-1', credentials: key, sha256: Sha256 });
+    const host = new URL(lambkin.url).host;
+    const presign = async (signingDate: Date) => {
+      const p = await presigner.presign(
+        { method: 'GET', protocol: 'http:', hostname: '127.0.0.1', path: '/2015-03-31/functions/strict-ok/configuration', query: { Qualifier: '$LATEST' }, headers: { host } },
+        { expiresIn: 60, signingDate },
+      );
+      const qs = Object.entries(p.query ?? {}).map(([k, v]) => `${uriEncode(k)}=${uriEncode(String(v))}`).join('&');
+      return `${lambkin.url}${p.path}?${qs}`;
+    };
+    const url = await presign(new Date());
+    const viaUrl = await fetch(url);
+    assert.equal(viaUrl.status, 200);
+    assert.equal(((await viaUrl.json()) as { FunctionArn: string }).FunctionArn, 'arn:aws:lambda:us-east-1:123456789012:function:strict-ok');
+    const altered = await fetch(url.replace('Qualifier=%24LATEST', 'Qualifier=1'));
+    assert.equal(altered.status, 403);
+    assert.equal(altered.headers.get('x-amzn-errortype'), 'InvalidSignatureException');
+    const stale = await fetch(await presign(new Date(Date.now() - 120_000)));
+    assert.equal(stale.status, 403);
+    assert.match(((await stale.json()) as { message: string }).message, /^Signature expired: .* - 60 s\)$/);
+
+    // `lambkin fleet` signs with the credentials it is given; unsigned, the admin API is refused too.
+    const printed: string[] = [];
+    const io = { out: (s: string) => printed.push(s), err: (s: string) => printed.push(s) };
+    assert.equal(await showFleet({ endpoint: lambkin.url, ...io, credentials: key }), 0, printed.join(''));
+    assert.match(printed.join(''), /strict-ok/);
+    printed.length = 0;
+    assert.equal(await showFleet({ endpoint: lambkin.url, ...io }), 1);
+    assert.match(printed.join(''), /answered 403: .*Missing Authentication Token/);
 
     // A deleted key stops working at once.
     assert.equal(lambkin.credentials.host.delete(key.accessKeyId), true);

@@ -5,7 +5,6 @@
  * sandbox-facing endpoint (loopback TCP and Unix socket) accepts sandbox credentials only.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -21,6 +20,7 @@ import { createFn, json, rejectsAws, works } from '../helpers/lambda.js';
 import type { Defer } from '../helpers/leaks.js';
 import { serverGroup } from '../helpers/lambda.js';
 import { makeZip } from '../helpers/zip.js';
+import { Sha256 } from '../helpers/sha256.js';
 
 const skip = works('python3', ['-c', 'import boto3']) ? false : "boto3 is not importable (python3 -c 'import boto3' failed)";
 
@@ -75,21 +75,6 @@ async function until(what: string, done: () => boolean): Promise<void> {
   while (!done()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
     await new Promise((r) => setImmediate(r));
-  }
-}
-
-type Bytes = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: Bytes): string | Buffer => (typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d));
-class Sha256 {
-  private readonly h;
-  constructor(secret?: Bytes) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(d: Bytes): void {
-    this.h.update(bytes(d));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
   }
 }
 

@@ -4,29 +4,13 @@
  * secrets and clock skew are refused with AWS's error types.
  */
 import assert from 'node:assert/strict';
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { AwsError } from '../../src/errors/catalogue.js';
-import { canonicalQuery, canonicalUri, readSignature, uriEncode, verifySignature, type IncomingSignedRequest } from '../../src/frontend/sigv4.js';
+import { canonicalQuery, canonicalUri, readSignature, signRequest, uriEncode, verifySignature, type IncomingSignedRequest } from '../../src/frontend/sigv4.js';
+import { Sha256 } from '../helpers/sha256.js';
 
-type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData): string | Buffer =>
-  typeof d === 'string' ? d : ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
-
-/** The SDK's hash interface over node:crypto. */
-class Sha256 {
-  private readonly h;
-  constructor(secret?: SourceData) {
-    this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-  }
-  update(data: SourceData): void {
-    this.h.update(bytes(data));
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.h.digest()));
-  }
-}
 
 const SECRET = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
 const AT = new Date('2024-03-01T12:00:00Z');
@@ -235,4 +219,26 @@ void test('canonical URI and query follow AWS rules', () => {
   assert.equal(canonicalQuery('b=2&a=%20x&a=1&c&X-Amz-Signature=abc'), 'a=%20x&a=1&b=2&c=');
   assert.equal(canonicalQuery('k=a+b'), 'k=a%2Bb');
   assert.equal(canonicalQuery("k=*!'()~"), 'k=%2A%21%27%28%29~');
+});
+
+void test("lambkin's own signer signs as the AWS SDK does", async () => {
+  const url = new URL('http://127.0.0.1:4590/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Af/configuration?Qualifier=%24LATEST&b=a%20b');
+  for (const sessionToken of [undefined, 'TOKEN']) {
+    const creds = { accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET, ...(sessionToken ? { sessionToken } : {}) };
+    const ours = signRequest({ method: 'GET', url }, creds, { region: 'us-east-1', service: 'lambda' }, NOW);
+    const sdk = await signer({ ...(sessionToken ? { sessionToken } : {}) }).sign(
+      {
+        method: 'GET',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port: 4590,
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        headers: { host: url.host },
+      },
+      { signingDate: AT },
+    );
+    assert.equal(ours.authorization, sdk.headers.authorization);
+    verify({ method: 'GET', target: `${url.pathname}${url.search}`, rawHeaders: Object.entries(ours).flat(), body: Buffer.alloc(0) });
+  }
 });
