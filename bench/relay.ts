@@ -6,12 +6,14 @@
  *   tcp    direct to 127.0.0.1 (what a sandbox without a network namespace uses)
  *   unix   direct to the Unix socket (the host side the relay connects to)
  *   relay  127.0.0.1 → perl relay → the Unix socket (what a namespaced sandbox uses)
- * Goal: the relay adds < 0.1 ms at p50 over direct Unix.
+ * Goal: the relay adds < 0.1 ms at p50 over direct Unix. Latency through an extra process depends on
+ * the machine's load (each hop is a wake-up that waits for a CPU), so the relay's own CPU time per
+ * request (from /proc/PID/schedstat) is printed too: that part does not depend on load.
  *
  * `node dist/bench/relay.js` (after `npm run build`). `--quick`: fewer requests.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -50,6 +52,15 @@ function once(t: Target, agent: http.Agent): Promise<number> {
   });
 }
 
+/** CPU time the process has used, in ms (Linux schedstat; undefined elsewhere). */
+function cpuMs(pid: number | undefined): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid ?? 0}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
@@ -85,12 +96,15 @@ async function main(): Promise<void> {
     ];
     const samples = new Map<string, number[]>(targets.map((t) => [t.name, []]));
     for (let i = 0; i < targets.length; i++) agents.push(new http.Agent({ keepAlive: true, maxSockets: 1 }));
+    let cpu0: number | undefined;
     for (let round = -WARMUP; round < ROUNDS; round++) {
+      if (round === 0) cpu0 = cpuMs(relay.pid);
       for (const [i, t] of targets.entries()) {
         const ms = await once(t, agents[i] as http.Agent);
         if (round >= 0) samples.get(t.name)?.push(ms);
       }
     }
+    const cpu1 = cpuMs(relay.pid);
     const unix50 = pct(samples.get('unix') ?? [], 50);
     const tcp50 = pct(samples.get('tcp') ?? [], 50);
     console.log(`warm HTTP request latency (keep-alive, sequential, ${ROUNDS} each, interleaved)`);
@@ -102,6 +116,7 @@ async function main(): Promise<void> {
       console.log(`${t.name.padEnd(7)} ${p50.toFixed(4).padStart(7)}  ${p99.toFixed(4).padStart(7)}   ${(p50 / unix50).toFixed(2).padStart(8)}x   ${(p50 / tcp50).toFixed(2).padStart(8)}x`);
     }
     const added = pct(samples.get('relay') ?? [], 50) - unix50;
+    if (cpu0 !== undefined && cpu1 !== undefined) console.log(`relay CPU time per request: ${(((cpu1 - cpu0) / ROUNDS) * 1000).toFixed(1)} µs`);
     console.log(`relay adds ${(added * 1000).toFixed(0)} µs at p50 over direct unix (goal < 100 µs): ${added < 0.1 ? 'ok' : 'OVER'}`);
   } finally {
     for (const a of agents) a.destroy();
