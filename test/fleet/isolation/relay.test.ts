@@ -202,6 +202,33 @@ describe('sandbox relay (perl)', () => {
   );
 
   test(
+    'out of file descriptors: connections wait in the backlog and are served as others close',
+    leakFree(async (_t, defer) => {
+      const dir = scratch(defer);
+      await echoServer(defer, join(dir, 'api.sock'));
+      // 16 fds: after stdio and the listener, room for about 5 relayed connections at a time.
+      const child = spawn('sh', ['-c', 'ulimit -n 16 && exec "$0" "$@"', 'perl', ...relayArgs({ routes: [{ proto: 'tcp', port: 0, socket: join(dir, 'api.sock') }] }), '3'], {
+        stdio: ['ignore', 'ignore', 'inherit', 'pipe'],
+      });
+      defer(async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL');
+          await once(child, 'exit');
+        }
+      });
+      const ready = parseRelayReady(await firstLine(child.stdio[3] as Readable));
+      if (ready instanceof Error) throw ready;
+      const port = ready[0] as number;
+      const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => request(port, { body: `n${i}`, headers: { Connection: 'close' } })));
+      assert.deepEqual(
+        rs.map((r) => r.body.toString()),
+        Array.from({ length: 40 }, (_, i) => `n${i}`),
+      );
+      assert.equal(child.exitCode, null);
+    }),
+  );
+
+  test(
     'half-close travels both ways: the function ends its side and still reads the reply',
     leakFree(async (_t, defer) => {
       const dir = scratch(defer);
