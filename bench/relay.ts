@@ -6,6 +6,8 @@
  *   tcp    direct to 127.0.0.1 (what a sandbox without a network namespace uses)
  *   unix   direct to the Unix socket (the host side the relay connects to)
  *   relay  127.0.0.1 → perl relay → the Unix socket (what a namespaced sandbox uses)
+ * The server is a separate node process (lambkin is one, the runtime another), so every path pays
+ * the same two process wake-ups per request; the relay adds its own two.
  * Goal: the relay adds < 0.1 ms at p50 over direct Unix. Latency through an extra process depends on
  * the machine's load (each hop is a wake-up that waits for a CPU), so the relay's own CPU time per
  * request (from /proc/PID/schedstat) is printed too: that part does not depend on load.
@@ -15,7 +17,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -26,16 +27,27 @@ const ROUNDS = quick ? 1000 : 5000;
 const WARMUP = 300;
 const BODY = Buffer.from(JSON.stringify({ statusCode: 200, body: 'Hello from Lambda!' }));
 
-function handler(req: http.IncomingMessage, res: http.ServerResponse): void {
-  req.resume();
-  req.on('end', () => {
-    res.writeHead(202, { 'Content-Type': 'application/json', 'Content-Length': '15' });
-    res.end('{"status":"OK"}');
-  });
-}
+/**
+ * The server runs in a process of its own, as lambkin does relative to a sandbox's runtime: a
+ * request then costs the same process wake-ups on every path but the relay's own.
+ */
+const SERVER = String.raw`
+const http = require('node:http');
+const handler = (req, res) => { req.resume(); req.on('end', () => { res.writeHead(202, { 'Content-Type': 'application/json', 'Content-Length': '15' }); res.end('{"status":"OK"}'); }); };
+const unix = http.createServer({ keepAliveTimeout: 0 }, handler);
+const tcp = http.createServer({ keepAliveTimeout: 0 }, handler);
+unix.listen(process.argv[1], () => tcp.listen(0, '127.0.0.1', () => process.stdout.write(tcp.address().port + '\n')));
+`;
 
-function listen(server: http.Server, where: string | 0): Promise<void> {
-  return new Promise((resolve) => (typeof where === 'string' ? server.listen(where, resolve) : server.listen(0, '127.0.0.1', resolve)));
+function firstLine(s: Readable): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    s.on('data', (c: Buffer) => {
+      text += c.toString();
+      if (text.includes('\n')) resolve(text);
+    });
+    s.on('end', () => resolve(text));
+  });
 }
 
 type Target = { name: string; opts: http.RequestOptions };
@@ -69,28 +81,16 @@ function pct(xs: number[], p: number): number {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lambkin-bench-relay-'));
   const sock = join(dir, 'runtime.sock');
-  const unixServer = http.createServer({ keepAliveTimeout: 0 }, handler);
-  const tcpServer = http.createServer({ keepAliveTimeout: 0 }, handler);
-  unixServer.keepAliveTimeout = 0;
-  tcpServer.keepAliveTimeout = 0;
-  await listen(unixServer, sock);
-  await listen(tcpServer, 0);
+  const server = spawn(process.execPath, ['-e', SERVER, sock], { stdio: ['ignore', 'pipe', 'inherit'] });
   const relay = spawn('perl', [...relayArgs({ routes: [{ proto: 'tcp', port: 0, socket: sock }] }), '3'], { stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
   const agents: http.Agent[] = [];
   try {
-    const line = await new Promise<string>((resolve) => {
-      let text = '';
-      const s = relay.stdio[3] as Readable;
-      s.on('data', (c: Buffer) => {
-        text += c.toString();
-        if (text.includes('\n')) resolve(text);
-      });
-      s.on('end', () => resolve(text));
-    });
+    const tcpPort = Number(await firstLine(server.stdout as Readable));
+    const line = await firstLine(relay.stdio[3] as Readable);
     const ports = parseRelayReady(line);
     if (ports instanceof Error) throw ports;
     const targets: Target[] = [
-      { name: 'tcp', opts: { host: '127.0.0.1', port: (tcpServer.address() as AddressInfo).port } },
+      { name: 'tcp', opts: { host: '127.0.0.1', port: tcpPort } },
       { name: 'unix', opts: { socketPath: sock } },
       { name: 'relay', opts: { host: '127.0.0.1', port: ports[0] as number } },
     ];
@@ -121,8 +121,7 @@ async function main(): Promise<void> {
   } finally {
     for (const a of agents) a.destroy();
     relay.kill('SIGKILL');
-    await new Promise<void>((resolve) => unixServer.close(() => resolve()));
-    await new Promise<void>((resolve) => tcpServer.close(() => resolve()));
+    server.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
