@@ -31,6 +31,13 @@ export interface XrayDaemonOptions {
   readonly onDatagram?: (outcome: 'stored' | 'dropped') => void;
 }
 
+/** One Unix stream listener of an {@link XrayDaemon} (see {@link XrayDaemon.listenStream}). */
+export interface XrayStreamListener {
+  readonly path: string;
+  /** Stops listening, ends its connections, removes the socket file. Idempotent. */
+  close(): Promise<void>;
+}
+
 /** Counters of a running {@link XrayDaemon}. */
 export interface XrayDaemonStats {
   /** Datagrams received. */
@@ -104,8 +111,8 @@ export function parseDatagram(msg: Buffer): { document: string } | { error: stri
 export class XrayDaemon {
   readonly stats: XrayDaemonStats = { received: 0, stored: 0, dropped: 0 };
   private closed: Promise<void> | undefined;
-  private readonly streams = new Set<net.Server>();
-  private readonly connections = new Set<net.Socket>();
+  /** close() of each stream listener. */
+  private readonly streams = new Set<() => Promise<void>>();
 
   private constructor(
     private readonly socket: Socket,
@@ -151,36 +158,48 @@ export class XrayDaemon {
    * Also accepts framed datagrams on a Unix stream socket at path (a sandbox's relay connects here): each
    * frame is a 4-byte big-endian length and that many bytes, handled as one datagram. A frame over 64 KiB
    * closes its connection (counted as a drop); other connections and the UDP socket are unaffected. With
-   * `uid`, only that uid may connect (mode 0600), else anyone (0666). A stale socket file is replaced;
-   * close() stops every listener and connection and removes the files. May be called more than once.
+   * `uid`, only that uid may connect (mode 0600), else anyone (0666). A stale socket file is replaced.
+   * May be called once per sandbox; the returned close() stops that listener (and its connections) and
+   * removes its file; the daemon's close() stops them all.
    */
-  async listenStream(path: string, opts: { uid?: number } = {}): Promise<void> {
+  async listenStream(path: string, opts: { uid?: number } = {}): Promise<XrayStreamListener> {
     if (this.closed) throw new Error('X-Ray daemon is closed');
-    const server = net.createServer((conn) => this.onStream(conn));
+    const conns = new Set<net.Socket>();
+    const server = net.createServer((conn) => this.onStream(conn, conns));
     server.on('error', (err) => this.drop(`stream listener error: ${err.message}`));
     await listenUnix(server, path, opts.uid);
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> =>
+      (closing ??= new Promise<void>((resolve) => {
+        this.streams.delete(close);
+        server.close(() => resolve());
+        for (const c of conns) c.destroy();
+      }));
+    this.streams.add(close);
     if (this.closed) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
       throw new Error('X-Ray daemon is closed');
     }
-    this.streams.add(server);
+    return { path, close };
   }
 
-  private onStream(conn: net.Socket): void {
-    this.connections.add(conn);
+  private onStream(conn: net.Socket, conns: Set<net.Socket>): void {
+    conns.add(conn);
     const frames = new FrameReader();
     conn.on('data', (chunk: Buffer) => {
       const got = frames.push(chunk);
       if (!Array.isArray(got)) {
+        // Counted as one received and dropped datagram; the stream cannot be resynchronised, so it ends.
         this.stats.received++;
         this.drop(got.error);
+        this.notify('dropped');
         conn.destroy();
         return;
       }
       for (const f of got) this.onMessage(f);
     });
     conn.on('error', () => {}); // a reset from the sandbox's side ends only this connection
-    conn.on('close', () => this.connections.delete(conn));
+    conn.on('close', () => conns.delete(conn));
   }
 
   /** `host:port`, the value of AWS_XRAY_DAEMON_ADDRESS. */
@@ -204,11 +223,7 @@ export class XrayDaemon {
           resolve(); // already closed
         }
       }),
-      ...[...this.streams].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))),
-      ...[...this.connections].map((c) => {
-        c.destroy();
-        return Promise.resolve();
-      }),
+      ...[...this.streams].map((close) => close()),
     ]).then(() => undefined);
     return this.closed;
   }
@@ -224,7 +239,10 @@ export class XrayDaemon {
 
   private onMessage(msg: Buffer): void {
     this.stats.received++;
-    const outcome = this.handle(msg);
+    this.notify(this.handle(msg));
+  }
+
+  private notify(outcome: 'stored' | 'dropped'): void {
     try {
       this.options.onDatagram?.(outcome);
     } catch {

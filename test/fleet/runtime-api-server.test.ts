@@ -3,6 +3,9 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { MAX_RUNTIME_RESPONSE_BYTES, RuntimeApiClosedError, RuntimeApiServer, RuntimeInitError } from '../../src/fleet/runtime-api-server.js';
 import type { RuntimeInvocation } from '../../src/fleet/runtime-api-server.js';
 
@@ -434,5 +437,67 @@ void describe('RuntimeApiServer', () => {
     assert.equal(got, 'id with spaces+u');
     assert.equal((await rt.respond(got, '7')).status, 202);
     assert.equal((await result).payload.toString(), '7');
+  });
+});
+
+void describe('RuntimeApiServer on a Unix socket (a namespaced sandbox reaches it through its relay)', () => {
+  const scratch = (t: TestContext): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'lambkin-rapi-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  const unixRequest = (socketPath: string, method: string, path: string, agent: http.Agent, body?: string): Promise<Reply> =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ socketPath, method, path, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), reusedSocket: req.reusedSocket }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  void test('serves the whole cycle on the socket, connectable by anyone by default; close() removes the file', async (t) => {
+    const path = join(scratch(t), 'runtime.sock');
+    const api = await RuntimeApiServer.start({ socketPath: path });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    t.after(async () => {
+      agent.destroy();
+      await api.close();
+    });
+    assert.equal(api.address, `unix:${path}`);
+    assert.equal(api.socketPath, path);
+    assert.equal(statSync(path).mode & 0o777, 0o666);
+    const next = unixRequest(path, 'GET', '/2018-06-01/runtime/invocation/next', agent);
+    await api.waitForInit();
+    const result = api.invoke(invocation('u-1'));
+    assert.equal((await next).headers['lambda-runtime-aws-request-id'], 'u-1');
+    const posted = await unixRequest(path, 'POST', '/2018-06-01/runtime/invocation/u-1/response', agent, '"over unix"');
+    assert.equal(posted.status, 202);
+    assert.equal(posted.reusedSocket, true);
+    assert.equal((await result).payload.toString(), '"over unix"');
+    await api.close();
+    assert.equal(existsSync(path), false);
+  });
+
+  void test('socketUid: only that uid may connect (owner, 0600); a stale socket is replaced, any other file refused', { skip: process.getuid?.() === 0 ? false : 'needs root to chown' }, async (t) => {
+    const dir = scratch(t);
+    const path = join(dir, 'runtime.sock');
+    // A socket file left behind by a killed server.
+    const stale = net.createServer();
+    await new Promise<void>((resolve) => stale.listen(path, resolve));
+    // Closing would unlink it, so it is moved away for the close and back after.
+    renameSync(path, join(dir, 'moved.sock'));
+    await new Promise<void>((resolve) => stale.close(() => resolve()));
+    renameSync(join(dir, 'moved.sock'), path);
+    assert.ok(lstatSync(path).isSocket());
+    const api = await RuntimeApiServer.start({ socketPath: path, socketUid: 12345 });
+    t.after(() => api.close());
+    const st = statSync(path);
+    assert.equal(st.uid, 12345);
+    assert.equal(st.mode & 0o777, 0o600);
+    writeFileSync(join(dir, 'plain'), 'not a socket');
+    await assert.rejects(RuntimeApiServer.start({ socketPath: join(dir, 'plain') }), { code: 'EADDRINUSE' });
+    assert.equal(readFileSync(join(dir, 'plain'), 'utf8'), 'not a socket');
   });
 });

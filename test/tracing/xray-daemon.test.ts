@@ -2,12 +2,16 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { openDatabase } from '../../src/store/database.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { invocationSegments, type SegmentDocument } from '../../src/tracing/segments.js';
 import { TraceStore } from '../../src/tracing/trace-store.js';
-import { parseDatagram, XrayDaemon } from '../../src/tracing/xray-daemon.js';
+import { FrameReader, MAX_FRAME_BYTES, parseDatagram, XrayDaemon } from '../../src/tracing/xray-daemon.js';
 import { leakFree } from '../helpers/leaks.js';
 import { coldTrace, T0 } from './fixtures.js';
 
@@ -158,6 +162,99 @@ describe('X-Ray daemon (UDP)', () => {
         .find((d) => d.id === FN_SEGMENT);
       assert.ok(fn?.subsegments?.some((s) => s.name === 'python-work'), JSON.stringify(fn?.subsegments?.map((s) => s.name)));
       assert.deepEqual(store.summary(trace.traceId)?.Annotations.from_python?.map((a) => a.AnnotationValue), [{ BooleanValue: true }]);
+    }),
+  );
+});
+
+describe('X-Ray daemon (Unix stream of framed datagrams, as the sandbox relay sends them)', () => {
+  const frame = (payload: Buffer | string): Buffer => {
+    const b = Buffer.from(payload);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(b.length);
+    return Buffer.concat([len, b]);
+  };
+
+  test('FrameReader splits frames across and within chunks and refuses oversized ones', () => {
+    const r = new FrameReader(10);
+    const all = Buffer.concat([frame('abc'), frame(''), frame('0123456789')]);
+    const got: string[] = [];
+    for (let i = 0; i < all.length; i++) {
+      const out = r.push(all.subarray(i, i + 1));
+      assert.ok(Array.isArray(out));
+      got.push(...out.map((b) => b.toString()));
+    }
+    assert.deepEqual(got, ['abc', '', '0123456789']);
+    assert.equal(r.buffered, 0);
+    assert.deepEqual(r.push(frame('x'.repeat(11))), { error: 'frame of 11 bytes exceeds 10' });
+    assert.equal(MAX_FRAME_BYTES, 65536);
+  });
+
+  test(
+    'frames are stored like datagrams; a bad frame closes only its connection; close() removes the socket',
+    leakFree(async (_t, defer) => {
+      const { store, trace, daemon, handled, dropped } = await setup(defer);
+      const dir = mkdtempSync(join(tmpdir(), 'lambkin-xray-'));
+      defer(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, 'xray.sock');
+      const listener = await daemon.listenStream(path);
+      assert.equal(statSync(path).mode & 0o777, 0o666);
+      const connect = async () => {
+        const c = net.connect(path);
+        c.on('error', () => {});
+        defer(() => c.destroy());
+        await once(c, 'connect');
+        return c;
+      };
+      const good = await connect();
+      // One subsegment split over two writes, then a malformed document, in one stream.
+      const doc = frame(HEADER + JSON.stringify(userSubsegment(trace.traceId, { id: 'eeeeeeeeeeeeeeee', name: 'via-relay' })));
+      good.write(doc.subarray(0, 7));
+      good.write(Buffer.concat([doc.subarray(7), frame('not the protocol')]));
+      await handled(2);
+      assert.equal(daemon.stats.stored, 1);
+      assert.ok(store.trace(trace.traceId)?.Segments.some((s) => s.Document.includes('via-relay')));
+
+      const bad = await connect();
+      const badClosed = once(bad, 'close');
+      bad.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+      await badClosed;
+      assert.match(dropped.at(-1) ?? '', /exceeds 65536/);
+
+      // The good connection still works after the bad one was cut off.
+      good.write(frame(HEADER + JSON.stringify(userSubsegment(trace.traceId, { id: 'ffffffffffffffff', name: 'still-flowing' }))));
+      await handled(4);
+      assert.equal(daemon.stats.stored, 2);
+
+      const goodClosed = once(good, 'close');
+      await listener.close();
+      await goodClosed;
+      assert.equal(existsSync(path), false);
+    }),
+  );
+
+  test(
+    'start({ streamSocketPath }) listens at once; daemon.close() ends the stream listener too',
+    leakFree(async (_t, defer) => {
+      const db = openDatabase(':memory:');
+      defer(() => db.close());
+      const dir = mkdtempSync(join(tmpdir(), 'lambkin-xray-'));
+      defer(() => rmSync(dir, { recursive: true, force: true }));
+      const path = join(dir, 'xray.sock');
+      let handledOne: () => void = () => {};
+      const one = new Promise<void>((resolve) => (handledOne = resolve));
+      const daemon = await XrayDaemon.start({ store: new TraceStore(db, { clock: new VirtualClock(T0) }), streamSocketPath: path, onDatagram: () => handledOne() });
+      defer(() => daemon.close());
+      const c = net.connect(path);
+      c.on('error', () => {});
+      defer(() => c.destroy());
+      await once(c, 'connect');
+      c.write(frame('garbage'));
+      await one;
+      assert.equal(daemon.stats.dropped, 1);
+      const closed = once(c, 'close');
+      await daemon.close();
+      await closed;
+      assert.equal(existsSync(path), false);
     }),
   );
 });

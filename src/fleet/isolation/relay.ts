@@ -80,7 +80,8 @@ my $MAX = 1 << 20;
 my $rbuf = "";
 my %pairs;      # id => { fh => [tcp, unix], fd => [...], buf => [to unix, to tcp], eof => [..], shut => [..] }
 my $nextid = 0;
-my $paused = 0; # out of fds: stop accepting until a connection closes
+my $paused = 0; # out of fds: stop accepting until a connection closes (or 50 ms pass)
+my $turns = 0;
 sub drop_pair { my $p = shift; return if $p->{dead}; $p->{dead} = 1; close($p->{fh}[0]); close($p->{fh}[1]); delete $pairs{$p->{id}}; $paused = 0 }
 sub settle {
   my ($p, $i) = @_;
@@ -164,7 +165,10 @@ while (1) {
   }
   my ($rout, $wout) = ($rin, $win);
   my $found = select($rout, $wout, undef, $paused ? 0.05 : 1);
-  if ($found <= 0) { exit 0 if getppid() != $ppid; next }
+  # Without a parent-death signal a busy relay still notices, every 1000 turns.
+  exit 0 if ($found <= 0 || ++$turns % 1000 == 0) && getppid() != $ppid;
+  # Out of fds: try accepting again after a pause, even if no connection of ours closed.
+  if ($found <= 0) { $paused = 0; next }
   for my $p (values %pairs) {
     for my $i (0, 1) {
       last if $p->{dead};
