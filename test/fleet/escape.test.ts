@@ -489,7 +489,7 @@ for (const level of LEVELS) {
 
     test(
       'kill -9 of the server: its sandboxes die within a bounded wait, and the next start leaves nothing of it',
-      leakFree(async (_t, defer) => {
+      leakFree(async (t, defer) => {
         const dataDir = scratchDir(scratch.dir, `killed-data-${level.request}`);
         const tmpDir = join(scratch.dir, `killed-tmp-${level.request}`);
         const marker = `lambkin-escape-orphan-${process.pid}-${level.request}`;
@@ -507,7 +507,7 @@ for (const level of LEVELS) {
         const lambdaA = clientOf(a.url);
         await createProbe(lambdaA, dataDir, 'busy', 'nodejs20.x', { timeout: 120 });
         const pending = lambdaA.send(new InvokeCommand({ FunctionName: 'busy', Payload: JSON.stringify({ attack: 'busy', marker }) })).catch(() => undefined);
-        assert.ok(await within(10_000, () => processesWith(marker).length > 0), `the busy handler's daemon started\n${a.lines.join('\n')}`);
+        assert.ok(await within(10_000, () => daemonPids(marker).length > 0), `the busy handler's daemon started\n${a.lines.join('\n')}`);
         seen = [...new Set([...descendantPids(a.child.pid), ...processesWith(marker)])];
         const cgroups = [...new Set(seen.flatMap((pid) => lambkinCgroupsOf(pid)))];
         if (level.sealed) assert.ok(cgroups.length > 0, "the sandbox's cgroups were found");
@@ -515,18 +515,25 @@ for (const level of LEVELS) {
         a.child.kill('SIGKILL');
         await a.exited;
         await pending;
-        const dead = await within(CONTRACT.deathDeadlineMs, () => seen.every((pid) => !alive(pid)));
-        assert.ok(dead, `processes of the killed server still run ${CONTRACT.deathDeadlineMs} ms later: ${seen.filter(alive).join(', ')}`);
+        await t.test(`the busy handler and its setsid daemon are gone within ${CONTRACT.deathDeadlineMs} ms`, async () => {
+          const dead = await within(CONTRACT.deathDeadlineMs, () => seen.every((pid) => !alive(pid)));
+          assert.ok(dead, `processes of the killed server still run: ${seen.filter(alive).join(', ')}`);
+        });
 
-        const b = await spawnServer(defer, { dataDir, tmpDir, isolation: level.request });
-        const lambdaB = clientOf(b.url);
-        assert.ok(((await lambdaB.send(new ListFunctionsCommand({}))).Functions ?? []).some((f) => f.FunctionName === 'busy'));
-        await lambdaB.send(new DeleteFunctionCommand({ FunctionName: 'busy' }));
-        b.child.kill('SIGTERM');
-        await b.exited;
-        assert.deepEqual(readdirSync(tmpDir).filter((n) => n.startsWith('lambkin-runtime-')), [], 'runtime folders left in the temp dir');
-        assert.deepEqual(cgroups.filter((d) => existsSync(d)), [], "the killed server's cgroups are left");
-        assert.deepEqual(loopDevicesUnder([dataDir, tmpDir]), [], 'loop devices left');
+        await t.test('the next start removes what the killed server left (temp folders, cgroups, loop devices)', async () => {
+          const b = await spawnServer(defer, { dataDir, tmpDir, isolation: level.request });
+          const lambdaB = clientOf(b.url);
+          assert.ok(((await lambdaB.send(new ListFunctionsCommand({}))).Functions ?? []).some((f) => f.FunctionName === 'busy'));
+          await lambdaB.send(new DeleteFunctionCommand({ FunctionName: 'busy' }));
+          b.child.kill('SIGTERM');
+          await b.exited;
+          const left = {
+            runtimeFolders: readdirSync(tmpDir).filter((n) => n.startsWith('lambkin-runtime-')),
+            cgroups: cgroups.filter((d) => existsSync(d)),
+            loopDevices: loopDevicesUnder([dataDir, tmpDir]),
+          };
+          assert.deepEqual(left, { runtimeFolders: [], cgroups: [], loopDevices: [] }, 'what the killed server left');
+        });
       }),
     );
   });
