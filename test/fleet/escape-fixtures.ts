@@ -74,6 +74,8 @@ export const CONTRACT = {
     writableCode: /code is writable/i,
     frozen: /frozen|freez/i,
   },
+  /** Guarantees that cannot hold without root and namespaces: `doctor` and the start-up log must name them at `none`. */
+  unenforceableAtNone: ['network', 'hostFiles', 'hostProcesses', 'privileges', 'privateTmp', 'otherRuntimeApis', 'writableCode'],
   /**
    * Processes that run privileged on the sandbox's way to its runtime (launchers, init, namespace and
    * network setup). At isolation `none` there should be none; any of these running as uid 0 with the

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import { DeleteFunctionCommand, InvokeCommand, LambdaClient, ListFunctionsCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { CodeStore } from '../../src/functions/code-store.js';
+import { runDoctor } from '../../src/cli/doctor-command.js';
 import { descendantPids, leakFree } from '../helpers/leaks.js';
 import { createFn, json, rejectsAws, serverGroup, tail } from '../helpers/lambda.js';
 import { startTestServer } from '../helpers/server.js';
@@ -22,6 +23,7 @@ import { scratchRoot, processesWith } from './isolation-fixtures.js';
 import {
   alive,
   buildArsenal,
+  caps,
   CHECKOUT,
   CONTRACT,
   cpuTicks,
@@ -165,6 +167,28 @@ test(
     );
   }),
 );
+
+test('doctor names every guarantee that isolation none cannot enforce, and none that the sealed level enforces', () => {
+  /** The lines of doctor's `missing:` list. */
+  const missing = (c: typeof caps): { level: string; lines: string[] } => {
+    const out: string[] = [];
+    const level = runDoctor((l) => out.push(l), c);
+    const start = out.findIndex((l) => l.trim() === 'missing:');
+    const lines: string[] = [];
+    for (let i = start + 1; start >= 0 && i < out.length && /^\s+- /.test(out[i] ?? ''); i++) lines.push(out[i] ?? '');
+    return { level, lines };
+  };
+  const none = missing({ ...caps, uid: 1000, root: false });
+  assert.equal(none.level, 'none');
+  const unnamed = CONTRACT.unenforceableAtNone.filter((g) => !CONTRACT.statedMissing[g].test(none.lines.join('\n')));
+  assert.deepEqual(unnamed, [], `doctor does not name these as missing without root:\n${none.lines.join('\n')}`);
+  const sealed = LEVELS.find((l) => l.sealed);
+  if (sealed && !sealed.skip) {
+    const full = missing(caps);
+    assert.equal(full.level, 'cgroups+namespaces');
+    assert.deepEqual(full.lines, [], 'doctor lists missing guarantees at the sealed level');
+  }
+});
 
 // ------------------------------------------------------------------------------------------------ per level
 
