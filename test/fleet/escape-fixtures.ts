@@ -371,8 +371,9 @@ const attacks = {
     return { planted: true };
   },
   daemon: (e) => { cp.spawn('setsid', ['sh', '-c', 'while :; do sleep 1; done', e.marker], { detached: true, stdio: 'ignore' }).unref(); return { ok: true }; },
-  busy: (e) => { cp.spawn('setsid', ['sh', '-c', 'while :; do sleep 1; done', e.marker], { detached: true, stdio: 'ignore' }).unref(); setInterval(() => {}, 1000); return new Promise(() => {}); },
-  burn: () => { setInterval(() => { const end = Date.now() + 40; while (Date.now() < end); }, 50); return { burning: true }; },
+  // process.title names the runtime process on the host (found by marker, whoever its parent is).
+  busy: (e) => { process.title = e.marker + '-runtime'; cp.spawn('setsid', ['sh', '-c', 'while :; do sleep 1; done', e.marker], { detached: true, stdio: 'ignore' }).unref(); setInterval(() => {}, 1000); return new Promise(() => {}); },
+  burn: (e) => { process.title = e.marker; setInterval(() => { const end = Date.now() + 40; while (Date.now() < end); }, 50); return { burning: true }; },
   wait: (e) => new Promise((r) => setTimeout(() => r({ waited: e.ms }), e.ms)),
   fill: (e) => {
     const chunk = Buffer.alloc(1 << 20, 7); let written = 0; let code;

@@ -217,7 +217,8 @@ for (const level of LEVELS) {
             assert.ok(attack);
             await t.test(`${variable} (${runtime})`, async () => {
               const name = `env-${variable.toLowerCase().replace(/_/g, '-')}-${runtime.replace(/\W/g, '')}`;
-              await createProbe(s.lambda, s.dataDir, name, runtime, { files: arsenal.files, env: (host) => ({ [variable]: attack.value(host) }) });
+              // 1024 MB: a sandbox's CPU is in proportion to its memory, and only the cold start matters here.
+              await createProbe(s.lambda, s.dataDir, name, runtime, { files: arsenal.files, memory: 1024, env: (host) => ({ [variable]: attack.value(host) }) });
               // The function still runs, whatever its own process did with the variable.
               const out = await probe<{ uid: number }>(s.lambda, name, { attack: 'hello' });
               if (level.sealed) assert.notEqual(out.uid, 0, 'the runtime runs as the sandbox uid');
@@ -228,6 +229,7 @@ for (const level of LEVELS) {
               assert.deepEqual(violations, [], `${variable} ran a payload as uid 0 in: ${violations.map((m) => m.comm).join(', ')}`);
               const file = join(markerDir, variable);
               if (level.sealed && existsSync(file)) assert.notEqual(statSync(file).uid, 0, `the ${variable} marker was created by uid 0`);
+              await s.lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
             });
           }
         }
@@ -281,9 +283,10 @@ for (const level of LEVELS) {
           ESCAPE_TARGETS: targets.map(([h, p]) => `${h}:${p}`).join(' '),
           ESCAPE_PATHS: [join(CHECKOUT, 'package.json'), s.dataDir, join(victimCode, 'index.js'), '/root', '/etc/shadow'].join(' '),
         };
-        await createProbe(s.lambda, s.dataDir, 'node-attacker', 'nodejs20.x');
-        await createProbe(s.lambda, s.dataDir, 'python-attacker', 'python3.12');
-        await createProbe(s.lambda, s.dataDir, 'bash-attacker', 'provided.al2023', { env: () => env });
+        // 1024 MB: the probes do a lot (a sandbox's CPU is in proportion to its memory).
+        await createProbe(s.lambda, s.dataDir, 'node-attacker', 'nodejs20.x', { memory: 1024 });
+        await createProbe(s.lambda, s.dataDir, 'python-attacker', 'python3.12', { memory: 1024 });
+        await createProbe(s.lambda, s.dataDir, 'bash-attacker', 'provided.al2023', { memory: 1024, env: () => env });
 
         interface Net {
           runtimeApi: string;
@@ -449,9 +452,10 @@ for (const level of LEVELS) {
       serverGroup(options(log), async (t, s) => {
         // 1769 MB: one full vCPU, so an unfrozen burner shows plainly.
         await createProbe(s.lambda, s.dataDir, 'burner', 'nodejs20.x', { memory: 1769 });
-        await probe(s.lambda, 'burner', { attack: 'burn' });
-        const pids = descendantPids();
-        assert.ok(pids.length > 0, 'the sandbox runs');
+        const marker = `lambkin-escape-burner-${process.pid}-${level.request}`;
+        await probe(s.lambda, 'burner', { attack: 'burn', marker });
+        const pids = processesWith(marker);
+        assert.ok(pids.length > 0, 'the runtime process is found by its title');
         // Validity: while an invocation waits, the burner runs (so these are the right processes).
         const busy0 = cpuTicks(pids);
         await probe(s.lambda, 'burner', { attack: 'wait', ms: CONTRACT.idleWindowMs });
