@@ -296,7 +296,9 @@ function sign(method, url, akid, secret, token, region, body = '') {
   const hash = (s) => crypto.createHash('sha256').update(s).digest('hex'); const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
   const headers = { host: u.host, 'x-amz-date': amz, 'x-amz-content-sha256': hash(body) }; if (token) headers['x-amz-security-token'] = token;
   const names = Object.keys(headers).sort();
-  const canonical = [method, u.pathname, u.searchParams.toString(), names.map((n) => n + ':' + headers[n] + '\n').join(''), names.join(';'), hash(body)].join('\n');
+  // Lambda, like every service but S3, signs each path segment encoded once more (an ARN's %3A as %253A).
+  const path = u.pathname.split('/').map((seg) => encodeURIComponent(seg)).join('/');
+  const canonical = [method, path, u.searchParams.toString(), names.map((n) => n + ':' + headers[n] + '\n').join(''), names.join(';'), hash(body)].join('\n');
   const scope = day + '/' + region + '/lambda/aws4_request';
   let k = hmac('AWS4' + secret, day); for (const p of [region, 'lambda', 'aws4_request']) k = hmac(k, p);
   const signature = crypto.createHmac('sha256', k).update(['AWS4-HMAC-SHA256', amz, scope, hash(canonical)].join('\n')).digest('hex');
@@ -323,8 +325,11 @@ const attacks = {
     const region = process.env.AWS_REGION;
     const list = endpoint.replace(/\/$/, '') + '/2015-03-31/functions/';
     const foreign = endpoint.replace(/\/$/, '') + '/2015-03-31/functions/' + encodeURIComponent(e.foreignArn) + '/configuration';
+    const sibling = endpoint.replace(/\/$/, '') + '/2015-03-31/functions/' + e.sibling + '/invocations';
+    const event = JSON.stringify({ attack: 'hello' });
     return {
       endpoint, hasCredentials: Boolean(akid && secret && token),
+      invokeSibling: await request(sibling, { method: 'POST', body: event, headers: sign('POST', sibling, akid, secret, token, region, event) }),
       own: await request(list, { headers: sign('GET', list, akid, secret, token, region) }),
       foreignWithOwn: await request(foreign, { headers: sign('GET', foreign, akid, secret, token, region) }),
       forgedAccount: await request(list, { headers: sign('GET', list, e.foreignAccount, 'forged', undefined, region) }),

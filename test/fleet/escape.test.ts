@@ -332,6 +332,7 @@ for (const level of LEVELS) {
             credentialVariables: CONTRACT.credentialVariables,
             foreignArn,
             foreignAccount: FOREIGN_ACCOUNT,
+            sibling: 'victim',
           });
           assert.ok(r['endpoint'], `no ${CONTRACT.endpointVariables.join(' / ')} in the sandbox's environment`);
           assert.equal(r['hasCredentials'], true, `the sandbox lacks ${CONTRACT.credentialVariables.join(', ')}`);
@@ -339,6 +340,9 @@ for (const level of LEVELS) {
           assert.equal(own.status, 200, `ListFunctions with the sandbox's credentials: ${JSON.stringify(own)}`);
           assert.match(own.body ?? '', /node-attacker/);
           assert.doesNotMatch(own.body ?? '', /secret-b|hunter2/);
+          const sibling = r['invokeSibling'] as { status?: number; body?: string };
+          assert.equal(sibling.status, 200, `Invoke of a function of its own account through the endpoint: ${JSON.stringify(sibling)}`);
+          assert.match(sibling.body ?? '', /"uid"/);
           const foreignWithOwn = r['foreignWithOwn'] as { status?: number; body?: string };
           assert.notEqual(foreignWithOwn.status, 200, `another account's function through the endpoint: ${JSON.stringify(foreignWithOwn)}`);
           assert.doesNotMatch(foreignWithOwn.body ?? '', /hunter2/);
