@@ -2,7 +2,7 @@
  * What a sandbox cannot do at each isolated level: a fork bomb, an infinite loop and a daemon are
  * contained and cleaned up completely; with namespaces, a /tmp filler hits its EphemeralStorage, and a
  * sandbox cannot read another function's code, another sandbox's /tmp or lambkin's data directory, nor
- * reach another sandbox's Runtime API (but keeps outbound network). After close: no lambkin cgroup,
+ * reach another sandbox's Runtime API or the host's loopback (a network namespace of its own). After close: no lambkin cgroup,
  * mount or process is left.
  */
 import assert from 'node:assert/strict';
@@ -26,7 +26,13 @@ exports.handler = async (event) => {
   if (event.bomb) {
     // The classic: every process starts two more, forever.
     spawn('sh', ['-c', 'f() { f | f & }; f'], { detached: true, stdio: 'ignore' }).unref();
-    await new Promise((r) => setTimeout(r, 500));
+    // Until the sandbox's own forks are refused (the limit is hit), bounded; idle, it would be frozen.
+    const until = Date.now() + 8000;
+    while (Date.now() < until) {
+      const r = require('child_process').spawnSync('true');
+      if (r.error) return { ok: true, refused: r.error.code };
+      await new Promise((r) => setTimeout(r, 20));
+    }
     return { ok: true };
   }
   if (event.daemon) {
@@ -50,7 +56,7 @@ for (const level of ISOLATED_LEVELS) {
         const driver = new ProcessDriver({ initTimeoutMs: 10_000, python: 'python3', isolation });
         defer(() => driver.close());
         const other = await driver.create(nodeSpec(root.dir, SPAWNER, { memoryMb: 256 }));
-        const bomb = await driver.create(nodeSpec(root.dir, SPAWNER, { memoryMb: 128 }));
+        const bomb = await driver.create(nodeSpec(root.dir, SPAWNER, { memoryMb: 512 }));
         const out = await bomb.invoke(invocation({ bomb: true }));
         assert.equal(out.kind, 'success', out.payload.toString());
         const cg = (bomb as unknown as { box: { cgroup: SandboxCgroup } }).box.cgroup;
@@ -190,7 +196,7 @@ exports.handler = async (event) => {
       assert.equal((ra['dataDir'] as { ok: boolean }).ok, false, 'the data dir is refused');
       assert.deepEqual(ra['tmp'], { ok: true, value: [] }, '/tmp starts empty');
       assert.deepEqual(ra['writeTmp'], { ok: true });
-      assert.equal(ra['outbound'], 'connected', 'outbound network works');
+      assert.equal(ra['outbound'], 'ECONNREFUSED', "the host's loopback is not the sandbox's: a network of its own");
       assert.notEqual(ra['otherApi'], 'status 200');
       assert.ok(['ECONNRESET', 'EPIPE', 'ECONNREFUSED'].includes(ra['otherApi'] as string), `other Runtime API: ${String(ra['otherApi'])}`);
 
@@ -245,7 +251,8 @@ exports.handler = async (event) => {
       assert.equal(out.kind, 'success', out.payload.toString());
       const r = JSON.parse(out.payload.toString()) as { written: number; code: string };
       assert.equal(r.code, 'ENOSPC');
-      assert.ok(r.written >= 14 && r.written <= 16, `wrote ${r.written} MB into a 16 MB /tmp`);
+      // A scratch disk holds at least EphemeralStorage (a little more: ext4's own blocks are sized in).
+      assert.ok(r.written >= 16 && r.written <= 20, `wrote ${r.written} MB into a 16 MB /tmp`);
       await s.stop();
       const fresh = await driver.create({ ...spec, sandboxId: `${spec.sandboxId}-again` });
       const again = JSON.parse((await fresh.invoke(invocation({ name: 'x', otherCode: '/none', dataDir: '/none' }))).payload.toString()) as { tmp: unknown };

@@ -197,7 +197,7 @@ export function cgroupsUnavailable(caps: HostCapabilities): string | undefined {
 export function namespacesUnavailable(caps: HostCapabilities): string | undefined {
   const cg = cgroupsUnavailable(caps);
   if (cg) return cg;
-  if (!caps.namespaces.pid || !caps.namespaces.mount || !caps.namespaces.net) return 'the kernel offers no PID, mount or network namespaces';
+  if (!caps.namespaces.pid || !caps.namespaces.mount || !caps.namespaces.net || !caps.namespaces.user) return 'the kernel offers no PID, mount, network or user namespaces';
   if (!initSyscalls(caps.arch)) return `lambkin does not know the syscall numbers of ${caps.arch}`;
   return undefined;
 }
@@ -259,9 +259,9 @@ export function guarantees(level: IsolationLevel, features: IsolationFeatures = 
     { text: 'frozen between invocations (background work gets no CPU while idle)', enforced: cg },
     { text: 'Max Memory Used covers the whole sandbox', enforced: cg },
     { text: 'an unprivileged uid per sandbox with no capabilities and no_new_privs', enforced: full },
-    { text: "a sandbox sees only its runtime's files, /var/task and /opt read-only, its /tmp, its own /proc and a minimal /dev", enforced: full },
+    { text: "none of the host's files: a sandbox sees its runtime's files, /var/task and /opt read-only, its /tmp, its own /proc and a minimal /dev", enforced: full },
     { text: "a network of its own: its Runtime API, lambkin's sandbox endpoint and the X-Ray daemon; lambkin's API and the host's services are unreachable", enforced: full },
-    { text: 'other sandboxes cannot be seen, signalled or reached', enforced: full },
+    { text: "no host processes and no other sandbox: a PID namespace of its own; other sandboxes' processes, files and Runtime APIs cannot be seen or reached", enforced: full },
     { text: '/tmp is disk, limited to EphemeralStorage and not charged to memory', enforced: full && features.scratchDisks },
   ];
 }

@@ -17,7 +17,8 @@
  *   /var/task and /var/runtime read-only, /opt, /tmp (a scratch disk or a tmpfs), its own /proc, a
  *   minimal /dev and /etc — pivots into it and detaches the host's tree, brings up `lo`, starts the
  *   relay that carries 127.0.0.1 ports to lambkin's Unix sockets, then forks the runtime as the
- *   sandbox's uid (empty capability bounding set, no groups, no_new_privs). When the runtime exits,
+ *   sandbox's uid (empty capability bounding set, no groups, no_new_privs) in a user namespace that
+ *   may create no further user namespaces. When the runtime exits,
  *   PID 1 exits and the kernel kills everything else in the namespace; both inits die with the server
  *   (PR_SET_PDEATHSIG).
  *
@@ -161,8 +162,24 @@ if (@relay) {
   if (!$relay) { close $rd; close $st; fcntl($wr, 2, 0); drop(); %ENV = (); exec { $relay[0] } @relay, fileno($wr); exit 127 }
   close $wr; my $line = <$rd>; close $rd; defined $line && $line =~ /^ready/ or fail("the relay did not start");
 }
+# The runtime goes into a user namespace of its own (root and the sandbox uid mapped to themselves)
+# whose max_user_namespaces is 0: it cannot open further user namespaces and the kernel surface
+# they bring, as on Lambda.
+pipe(my $ur, my $uw) or fail("pipe: $!"); pipe(my $gr, my $gw) or fail("pipe: $!");
 my $p = fork; defined $p or fail("fork: $!");
-if (!$p) { drop(); runtime() }
+if (!$p) {
+  close $uw; close $gr;
+  syscall($UNSHARE, 0x10000000) == 0 or die "lambkin-init: user namespace: $!\n";
+  syswrite($gw, "1"); close $gw;
+  sysread($ur, my $go, 1) or die "lambkin-init: no uid map\n"; close $ur;
+  open(my $h, ">", "/proc/sys/user/max_user_namespaces") or die "lambkin-init: max_user_namespaces: $!\n";
+  print $h "0\n"; close($h) or die "lambkin-init: max_user_namespaces: $!\n";
+  drop(); runtime();
+}
+close $gw; close $ur;
+sysread($gr, my $made, 1) or fail("the runtime's user namespace could not be made"); close $gr;
+for my $f ("uid_map", "gid_map") { open(my $h, ">", "/proc/$p/$f") or fail("$f: $!"); print $h "0 0 1\n$id $id 1\n"; close($h) or fail("$f: $!") }
+syswrite($uw, "1"); close $uw;
 while (1) { my $w = waitpid(-1, 0); last if $w < 0; next if $w != $p; exit report($?) }
 exit 0;
 `;
