@@ -1,7 +1,7 @@
 /**
  * Cold-start cost of isolation: time from create() to the runtime's first /next (Init Duration) plus
  * the first invocation, for a Node.js hello function at each isolation level this machine supports:
- * plain process vs cgroups vs cgroups + namespaces. Levels are interleaved round by round so drift in
+ * plain process vs cgroups vs full isolation with and without a network namespace of its own. Levels are interleaved round by round so drift in
  * the machine's load hits them alike; medians and the difference and ratio to `none` come from the
  * same run. Goal: under 10 ms added.
  *
@@ -19,10 +19,13 @@ import { cgroupsUnavailable, detectCapabilities, namespacesUnavailable, type Iso
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 8 : 30;
 const caps = detectCapabilities();
-const levels: { name: string; request: IsolationRequest; skip: string | undefined }[] = [
+// The last two differ only in the network namespace (+ relay): their difference is what network
+// isolation adds to a cold start (issue 9's goal: < 10 ms).
+const levels: { name: string; request: IsolationRequest; network?: boolean; skip: string | undefined }[] = [
   { name: 'none', request: 'none', skip: undefined },
   { name: 'cgroups', request: 'cgroups', skip: cgroupsUnavailable(caps) },
-  { name: 'cgroups+namespaces', request: 'namespaces', skip: namespacesUnavailable(caps) },
+  { name: 'full, host network', request: 'namespaces', network: false, skip: namespacesUnavailable(caps) },
+  { name: 'full (own network)', request: 'namespaces', skip: namespacesUnavailable(caps) },
 ];
 
 const scratch = mkdtempSync(join(process.platform === 'linux' ? '/var/tmp' : '/tmp', 'lambkin-bench-'));
@@ -40,7 +43,7 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const runnable = levels.filter((l) => !l.skip);
   for (const l of levels.filter((x) => x.skip)) console.log(`skipping ${l.name}: ${l.skip}`);
-  const drivers = new Map(runnable.map((l) => [l.name, new ProcessDriver({ initTimeoutMs: 10_000, python: 'python3', isolation: Isolation.create({ request: l.request }) })]));
+  const drivers = new Map(runnable.map((l) => [l.name, new ProcessDriver({ initTimeoutMs: 10_000, python: 'python3', isolation: Isolation.create({ request: l.request, ...(l.network === false ? { network: false } : {}) }) })]));
   const samples = new Map<string, number[]>(runnable.map((l) => [l.name, []]));
   let n = 0;
   try {
@@ -82,6 +85,9 @@ async function main(): Promise<void> {
     const m = median(samples.get(l.name) ?? [0]);
     console.log(`${l.name.padEnd(20)}  ${m.toFixed(1).padStart(9)}  ${(m - base).toFixed(1).padStart(9)}   ${(m / base).toFixed(2).padStart(8)}x`);
   }
+  const host = samples.get('full, host network');
+  const own = samples.get('full (own network)');
+  if (host && own) console.log(`network isolation adds ${(median(own) - median(host)).toFixed(1)} ms (own network ${(median(own) / median(host)).toFixed(2)}x host network)`);
 }
 
 await main();

@@ -2,6 +2,7 @@
  * `lambkin doctor`: what this machine supports (cgroup version and controllers, namespaces, user,
  * the launcher's tools, KVM) and what lambkin will enforce with `--isolation auto`.
  */
+import { detectScratchSupport } from '../fleet/isolation/scratch-disks.js';
 import {
   detectCapabilities,
   guarantees,
@@ -15,7 +16,11 @@ import {
 const yes = (b: boolean): string => (b ? 'yes' : 'no');
 
 /** Prints the report line by line through `out`; returns the level `serve --isolation auto` would use. */
-export function runDoctor(out: (line: string) => void, caps: HostCapabilities = detectCapabilities(), features?: IsolationFeatures): IsolationLevel {
+export function runDoctor(
+  out: (line: string) => void,
+  caps: HostCapabilities = detectCapabilities(),
+  features: IsolationFeatures = { scratchDisks: detectScratchSupport().usable },
+): IsolationLevel {
   const { level, reason } = resolveIsolationLevel('auto', caps);
   out(`platform:    ${caps.platform} (${caps.cores} core${caps.cores === 1 ? '' : 's'})`);
   out(`user:        uid ${caps.uid ?? 'n/a'}${caps.root ? ' (root)' : ''}`);
