@@ -21,6 +21,7 @@ import type { Defer } from '../helpers/leaks.js';
 import { serverGroup } from '../helpers/lambda.js';
 import { makeZip } from '../helpers/zip.js';
 import { Sha256 } from '../helpers/sha256.js';
+import { detectCapabilities, namespacesUnavailable } from '../../src/fleet/isolation/capabilities.js';
 
 const skip = works('python3', ['-c', 'import boto3']) ? false : "boto3 is not importable (python3 -c 'import boto3' failed)";
 
@@ -199,5 +200,26 @@ void test(
       const fresh = (await invoke(host, 'caller', { env: true })) as Env;
       assert.notEqual(fresh.AWS_ACCESS_KEY_ID, creds.accessKeyId);
     });
+  }),
+);
+
+const sealed = namespacesUnavailable(detectCapabilities());
+void test(
+  'in a sealed sandbox (isolation auto, a network of its own), boto3 reaches the sandbox-facing endpoint through 127.0.0.1:9002 as itself',
+  { skip: skip || (sealed ? `full isolation is not available here: ${sealed}` : false) },
+  serverGroup({ isolation: 'auto', auth: 'strict' }, async (_t, { lambkin }, defer) => {
+    const owner = lambkin.credentials.host.create('111111111111');
+    const stranger = lambkin.credentials.host.create('222222222222');
+    const host = clientFor(defer, lambkin.url, owner);
+    await createFn(host, 'caller', CALLER, { Runtime: 'python3.12', Handler: 'index.handler', Timeout: 30, MemorySize: 512 });
+    await createFn(host, 'callee', ECHO);
+    await createFn(clientFor(defer, lambkin.url, stranger), 'foreign', ECHO);
+    const env = (await invoke(host, 'caller', { env: true })) as Env;
+    assert.equal(env.AWS_ENDPOINT_URL, 'http://127.0.0.1:9002');
+    assert.equal(env.AWS_ENDPOINT_URL_LAMBDA, 'http://127.0.0.1:9002');
+    assert.deepEqual(await invoke(host, 'caller', { target: 'callee' }), { ok: true, payload: { echo: { from: 'caller' }, name: 'callee' } });
+    const denied = (await invoke(host, 'caller', { target: 'arn:aws:lambda:us-east-1:222222222222:function:foreign' })) as { code: string; status: number };
+    assert.equal(denied.code, 'AccessDeniedException');
+    assert.equal(denied.status, 403);
   }),
 );
