@@ -245,6 +245,11 @@ export class Isolation {
     return this.cgroups?.instanceDirs ?? [];
   }
 
+  /** Resolves once the pool of ready /tmp disks is full (benchmarks measure the cold path with it full). */
+  scratchReady(): Promise<void> {
+    return this.scratch?.whenFilled() ?? Promise.resolve();
+  }
+
   /** Makes a worker a cgroup parent with its memory capacity. */
   provisionWorker(workerId: string, capacityMb: number): void {
     this.cgroups?.ensureWorker(workerId, capacityMb);
@@ -316,7 +321,7 @@ export class Isolation {
         shared.push({ kind: 'ro', source, target: `${SANDBOX_SOCKET_DIR}/${name}` });
       }
     }
-    const perl = caps.tools.perl ?? 'perl';
+    const relay = socketDir ? sandboxRelay(caps.tools.perl ?? 'perl', SANDBOX_SOCKET_DIR) : undefined;
     const scratch = this.scratch;
     const tmpMb = spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB;
     let disk: ScratchDisk | undefined;
@@ -349,7 +354,7 @@ export class Isolation {
             ? { kind: 'disk', fd: disk.mountFd !== undefined ? 5 : undefined, device: disk.device }
             : { kind: 'tmp', source: 'lambkin-tmp', fsType: 'tmpfs', data: `size=${tmpMb}m,mode=1777` },
         }).concat(shared),
-        ...(socketDir ? { relay: sandboxRelay(perl)(SANDBOX_SOCKET_DIR) } : {}),
+        ...(relay ? { relay: relay.argv, listen: relay.listen } : {}),
         command: rt.command,
         args: rt.args,
         env: rt.env,

@@ -64,15 +64,15 @@ export function initSyscalls(arch: string = process.arch): InitSyscalls | undefi
 /**
  * The init. Plan tokens (fd 4, NUL-separated, fields TAB-separated, the last field may hold tabs):
  * `mode M` · `sys N,N,…` · `uid N` · `net 1` · `join FILE` · `root DIR` · `ro SRC DST` · `rw SRC DST` ·
- * `link TARGET DST` · `file DST CONTENT` · `dev NAME` · `tmp SOURCE FSTYPE DATA` · `disk FD DEVICE` · `relay ARG` ·
+ * `link TARGET DST` · `file DST CONTENT` · `dev NAME` · `tmp SOURCE FSTYPE DATA` · `disk FD DEVICE` · `listen PROTO PORT` · `relay ARG` ·
  * `cmd ARG` · `env K=V` · `cwd DIR`.
  */
 export const INIT_PERL = String.raw`
 use strict; no warnings;
-my (%o, @join, @ops, @relay, @cmd, @env);
+my (%o, @join, @ops, @relay, @listen, @cmd, @env);
 { open(my $cf, "<&=", 4) or die "lambkin-init: no plan fd: $!\n"; local $/; my $raw = <$cf>; close $cf;
   for my $t (split /\0/, $raw) { my ($k, $r) = split /\t/, $t, 2;
-    if ($k eq 'join') { push @join, $r } elsif ($k eq 'relay') { push @relay, $r } elsif ($k eq 'cmd') { push @cmd, $r }
+    if ($k eq 'join') { push @join, $r } elsif ($k eq 'relay') { push @relay, $r } elsif ($k eq 'listen') { push @listen, $r } elsif ($k eq 'cmd') { push @cmd, $r }
     elsif ($k eq 'env') { push @env, $r } elsif ($k =~ /^(ro|rw|link|file|dev|tmp|disk)$/) { push @ops, [$k, split(/\t/, $r, $k eq 'tmp' ? 3 : 2)] }
     else { $o{$k} = $r } } }
 open(my $st, ">&=", 3) or die "lambkin-init: no status fd: $!\n";
@@ -155,12 +155,23 @@ chdir($r) or fail("chdir root: $!");
 mnt(undef, "/", undef, $REMOUNT | $RO | $NOSUID | $NODEV, undef);
 # Only lo, brought up (SIOCSIFFLAGS: IFF_UP | IFF_RUNNING).
 if ($o{net}) { socket(my $s, 2, 2, 0) or fail("socket: $!"); my $ifr = pack("a16 s x22", "lo", 1 | 64); ioctl($s, 0x8914, $ifr) or fail("lo: $!"); close $s }
-my $relay = 0;
+# The relay's listeners are bound here, before the runtime starts, so the runtime never races the
+# relay and the init need not wait for it: connections queue in the backlog until it accepts.
 if (@relay) {
-  pipe(my $rd, my $wr) or fail("pipe: $!");
-  $relay = fork; defined $relay or fail("fork: $!");
-  if (!$relay) { close $rd; close $st; fcntl($wr, 2, 0); drop(); %ENV = (); exec { $relay[0] } @relay, fileno($wr); exit 127 }
-  close $wr; my $line = <$rd>; close $rd; defined $line && $line =~ /^ready/ or fail("the relay did not start");
+  my @l;
+  for my $spec (@listen) {
+    my ($proto, $port) = split /\t/, $spec; my $udp = $proto eq "udp";
+    socket(my $s, 2, $udp ? 2 : 1, 0) or fail("socket: $!");
+    setsockopt($s, 1, 2, 1) unless $udp;
+    bind($s, pack("S n a4 x8", 2, $port, "\x7f\0\0\1")) or fail("bind 127.0.0.1:$port: $!");
+    $udp or listen($s, 1024) or fail("listen 127.0.0.1:$port: $!");
+    push @l, $s;
+  }
+  @relay = map { /^fd:(\d+)$/ && $l[$1] ? "fd:" . fileno($l[$1]) : $_ } @relay;
+  open(my $null, ">", "/dev/null") or fail("/dev/null: $!");
+  my $relay = fork; defined $relay or fail("fork: $!");
+  if (!$relay) { close $st; fcntl($_, 2, 0) for @l, $null; drop(); %ENV = (); exec { $relay[0] } @relay, fileno($null); exit 127 }
+  close $_ for @l, $null;
 }
 # The runtime goes into a user namespace of its own (root and the sandbox uid mapped to themselves)
 # whose max_user_namespaces is 0: it cannot open further user namespaces and the kernel surface
@@ -197,8 +208,13 @@ export interface LaunchPlan {
   readonly layout?: readonly RootEntry[];
   /** `full`: a network namespace of its own (only `lo`); the relay carries lambkin's endpoints into it. */
   readonly network?: boolean;
-  /** `full`: the relay's argv; the init appends the fd number it must write "ready" to. */
+  /**
+   * `full`: the relay's argv; the init appends the fd number it may write "ready" to (not waited
+   * for), and replaces each `fd:K` with the fd of its K-th `listen` socket.
+   */
   readonly relay?: readonly string[];
+  /** `full`: loopback sockets the init binds (and listens on, for tcp) before the runtime starts, for the relay. */
+  readonly listen?: readonly { readonly proto: 'tcp' | 'udp'; readonly port: number }[];
   readonly command: string;
   readonly args: readonly string[];
   /** The runtime's whole environment (the function's variables and Lambda's). */
@@ -264,6 +280,7 @@ export function encodePlan(plan: LaunchPlan): Buffer {
         break;
     }
   }
+  for (const l of plan.listen ?? []) tokens.push(`listen\t${l.proto}\t${l.port}`);
   for (const a of plan.relay ?? []) tokens.push(`relay\t${field(a, 'relay argument')}`);
   for (const a of [plan.command, ...plan.args]) tokens.push(`cmd\t${field(a, 'runtime argument')}`);
   for (const [k, v] of Object.entries(plan.env)) {

@@ -48,9 +48,15 @@ export const XRAY_FRAME_MAX_BYTES = 64 * 1024;
  */
 export const RELAY_PERL = String.raw`
 use strict; no warnings;
-use Socket qw(AF_INET AF_UNIX SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR IPPROTO_TCP TCP_NODELAY INADDR_LOOPBACK pack_sockaddr_in unpack_sockaddr_in pack_sockaddr_un);
-use POSIX qw(EAGAIN EINTR EMFILE ENFILE ENOBUFS ENOMEM);
-use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
+# Linux's numbers (the same on every architecture whose sandboxes are sealed), so that no module is
+# loaded: Socket, POSIX and Fcntl would add ~25 ms to every cold start (the runtime waits for "ready").
+sub AF_UNIX () { 1 } sub AF_INET () { 2 } sub SOCK_STREAM () { 1 } sub SOCK_DGRAM () { 2 } sub SOL_SOCKET () { 1 }
+sub SO_REUSEADDR () { 2 } sub IPPROTO_TCP () { 6 } sub TCP_NODELAY () { 1 } sub EAGAIN () { 11 } sub EINTR () { 4 }
+sub EMFILE () { 24 } sub ENFILE () { 23 } sub ENOBUFS () { 105 } sub ENOMEM () { 12 } sub F_GETFL () { 3 } sub F_SETFL () { 4 }
+sub O_NONBLOCK () { 2048 }
+sub pack_sockaddr_in { pack("S n a4 x8", AF_INET, $_[0], "\x7f\0\0\1") }
+sub unpack_sockaddr_in { (unpack("S n", $_[0]))[1] }
+sub pack_sockaddr_un { pack("S", AF_UNIX) . $_[0] . "\0" }
 $0 = "lambkin-relay";
 $SIG{PIPE} = "IGNORE";
 my ($prctl, $n) = map { 0 + $_ } splice(@ARGV, 0, 2);
@@ -66,14 +72,20 @@ for (1 .. $n) {
   defined $path && @ARGV or fail("missing route arguments");
   my $udp = $proto eq "udp";
   $udp or $proto eq "tcp" or fail("unknown protocol $proto");
-  socket(my $l, AF_INET, $udp ? SOCK_DGRAM : SOCK_STREAM, 0) or fail("socket: $!");
-  setsockopt($l, SOL_SOCKET, SO_REUSEADDR, 1) unless $udp;
-  bind($l, pack_sockaddr_in(0 + $port, INADDR_LOOPBACK)) or fail("bind $proto 127.0.0.1:$port: $!");
-  $udp or listen($l, 1024) or fail("listen 127.0.0.1:$port: $!");
+  my $l;
+  if ($port =~ /^fd:(\d+)$/) {
+    # Bound (and listening) already by the sandbox's init, which need not wait for the relay then.
+    open($l, "+<&=", $1) or fail("fd $1: $!");
+  } else {
+    socket($l, AF_INET, $udp ? SOCK_DGRAM : SOCK_STREAM, 0) or fail("socket: $!");
+    setsockopt($l, SOL_SOCKET, SO_REUSEADDR, 1) unless $udp;
+    bind($l, pack_sockaddr_in(0 + $port)) or fail("bind $proto 127.0.0.1:$port: $!");
+    $udp or listen($l, 1024) or fail("listen 127.0.0.1:$port: $!");
+  }
   nb($l);
   my $r = { fh => $l, fd => fileno($l), to => pack_sockaddr_un($path), out => "" };
   push @{ $udp ? \@udp : \@tcp }, $r;
-  push @ports, (unpack_sockaddr_in(getsockname($l)))[0];
+  push @ports, unpack_sockaddr_in(getsockname($l));
 }
 syswrite($ready, "ready @ports\n"); close($ready);
 my $MAX = 1 << 20;
@@ -192,8 +204,11 @@ while (1) {
 /** One address the relay listens on inside the sandbox and the Unix socket it carries it to. */
 export interface RelayRoute {
   readonly proto: 'tcp' | 'udp';
-  /** Port on 127.0.0.1; 0 = any free port (reported in the ready line; for tests). */
-  readonly port: number;
+  /**
+   * Port on 127.0.0.1; 0 = any free port (reported in the ready line; for tests). `fd:N`: a socket
+   * already bound and listening, inherited as fd N (the sandbox's init binds before the runtime starts).
+   */
+  readonly port: number | `fd:${number}`;
   /** Path of the Unix stream socket as the relay (inside the sandbox) sees it. */
   readonly socket: string;
 }
@@ -212,7 +227,9 @@ export interface RelayOptions {
 export function relayArgs(o: RelayOptions): string[] {
   const prctl = o.prctl === undefined ? (initSyscalls()?.prctl ?? 0) : (o.prctl ?? 0);
   const routes = o.routes.flatMap((r) => {
-    if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) throw new RangeError(`relay: bad port ${r.port}`);
+    if (typeof r.port === 'string') {
+      if (!/^fd:\d+$/.test(r.port)) throw new RangeError(`relay: bad port ${r.port}`);
+    } else if (!Number.isInteger(r.port) || r.port < 0 || r.port > 65535) throw new RangeError(`relay: bad port ${r.port}`);
     if (r.socket === '' || r.socket.includes('\0')) throw new RangeError(`relay: bad socket path ${JSON.stringify(r.socket)}`);
     return [r.proto, String(r.port), r.socket];
   });
@@ -234,11 +251,16 @@ export function sandboxRoutes(socketDirInside: string): RelayRoute[] {
 }
 
 /**
- * A relay factory for Isolation's `relay` option: `(socketDirInside) => argv`, argv[0] being perl (as
- * the sandbox sees it); the init appends the ready fd.
+ * What a sealed sandbox's init needs for its relay: the loopback sockets to bind (9001, 9002, UDP
+ * 2000) and the relay's argv (argv[0] being perl as the sandbox sees it), whose routes name those
+ * sockets as `fd:0`, `fd:1`, `fd:2` (the init substitutes the real fds and appends the ready fd).
  */
-export function sandboxRelay(perl: string, prctl?: number | null): (socketDirInside: string) => string[] {
-  return (dir) => [perl, ...relayArgs({ routes: sandboxRoutes(dir), ...(prctl !== undefined ? { prctl } : {}) })];
+export function sandboxRelay(perl: string, socketDirInside: string, prctl?: number | null): { listen: { proto: 'tcp' | 'udp'; port: number }[]; argv: string[] } {
+  const routes = sandboxRoutes(socketDirInside);
+  return {
+    listen: routes.map((r) => ({ proto: r.proto, port: r.port as number })),
+    argv: [perl, ...relayArgs({ routes: routes.map((r, i) => ({ ...r, port: `fd:${i}` as const })), ...(prctl !== undefined ? { prctl } : {}) })],
+  };
 }
 
 /** Parses the relay's readiness line: the bound ports, in route order; an Error for `error ...` or anything else. */

@@ -22,6 +22,7 @@ import {
   relayArgs,
   sandboxNetworkEnv,
   sandboxRelay,
+  sandboxRoutes,
   RUNTIME_API_SOCKET,
   AWS_ENDPOINT_SOCKET,
   XRAY_SOCKET,
@@ -140,10 +141,14 @@ describe('sandbox relay (perl)', () => {
   test('argv carries every value as an argument; the ready line parses', () => {
     const args = relayArgs({ prctl: 157, routes: [{ proto: 'tcp', port: 9001, socket: '/var/lambkin/runtime.sock' }, { proto: 'udp', port: 2000, socket: '/x y/$(z).sock' }] });
     assert.deepEqual(args, ['-e', RELAY_PERL, '--', '157', '2', 'tcp', '9001', '/var/lambkin/runtime.sock', 'udp', '2000', '/x y/$(z).sock']);
-    assert.deepEqual(sandboxRelay('/usr/bin/perl', 167)('/var/lambkin'), [
-      '/usr/bin/perl', '-e', RELAY_PERL, '--', '167', '3',
-      'tcp', '9001', '/var/lambkin/runtime.sock', 'tcp', '9002', '/var/lambkin/aws.sock', 'udp', '2000', '/var/lambkin/xray.sock',
-    ]);
+    assert.deepEqual(sandboxRelay('/usr/bin/perl', '/var/lambkin', 167), {
+      listen: [{ proto: 'tcp', port: 9001 }, { proto: 'tcp', port: 9002 }, { proto: 'udp', port: 2000 }],
+      argv: [
+        '/usr/bin/perl', '-e', RELAY_PERL, '--', '167', '3',
+        'tcp', 'fd:0', '/var/lambkin/runtime.sock', 'tcp', 'fd:1', '/var/lambkin/aws.sock', 'udp', 'fd:2', '/var/lambkin/xray.sock',
+      ],
+    });
+    assert.throws(() => relayArgs({ routes: [{ proto: 'tcp', port: 'fd:x' as 'fd:0', socket: '/s' }] }), RangeError);
     assert.throws(() => relayArgs({ routes: [{ proto: 'tcp', port: 70000, socket: '/s' }] }), RangeError);
     assert.deepEqual(parseRelayReady('ready 9001 9002 2000\n'), [9001, 9002, 2000]);
     assert.match(String(parseRelayReady('error bind tcp 127.0.0.1:9001: Address already in use\n')), /Address already in use/);
@@ -566,7 +571,7 @@ describe('sandbox relay (perl)', () => {
           process.stdout.write(JSON.stringify(out));
           child.kill();
         });`;
-      const relay = [...sandboxRelay('perl')(dir), '3'];
+      const relay = ['perl', ...relayArgs({ routes: sandboxRoutes(dir) }), '3'];
       const child = spawn(unshare as string, ['--net', '--', 'sh', '-c', `"${ip as string}" link set lo up && exec "$0" "$@"`, process.execPath, '-e', inside, String(hostPort), ...relay], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
