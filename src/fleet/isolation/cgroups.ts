@@ -241,7 +241,8 @@ async function removeTree(dir: string, procsName = 'cgroup.procs'): Promise<void
   await removeDir(dir);
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (instance names carry the pid of their lambkin). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

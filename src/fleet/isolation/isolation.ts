@@ -21,7 +21,7 @@ import {
   type IsolationRequest,
   type ResolvedLevel,
 } from './capabilities.js';
-import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, instanceName, type CgroupManager, type SandboxCgroup } from './cgroups.js';
+import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, instanceName, pidAlive, type CgroupManager, type SandboxCgroup } from './cgroups.js';
 import { SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan, type RootEntry } from './launcher.js';
 import { AWS_ENDPOINT_SOCKET, sandboxRelay, XRAY_SOCKET } from './relay.js';
 import { sandboxRoot } from './sandbox-root.js';
@@ -401,15 +401,6 @@ function removeDeadInstances(runDir: string): void {
     const m = /^(\d+)-[0-9a-f]+$/.exec(name);
     if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
     rmSync(join(runDir, name), { recursive: true, force: true });
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

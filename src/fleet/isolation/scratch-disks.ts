@@ -28,7 +28,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { open, readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { instanceName } from './cgroups.js';
+import { instanceName, pidAlive } from './cgroups.js';
 
 /** The file system a scratch disk carries. */
 export const SCRATCH_FS_TYPE = 'ext4';
@@ -186,15 +186,6 @@ function realPath(path: string): string {
     return realpathSync(path);
   } catch {
     return resolve(path);
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
