@@ -271,6 +271,7 @@ export const ENV_ATTACKS: readonly { variable: string; value: (host: string) => 
 export const NODE_PROBE = String.raw`
 const fs = require('fs'); const net = require('net'); const http = require('http'); const https = require('https');
 const cp = require('child_process'); const crypto = require('crypto');
+const daemon = (marker) => cp.spawn('sh', ['-c', 'while :; do sleep 1; done', marker], { detached: true, stdio: 'ignore' }).unref();
 const attempt = (f) => { try { return { ok: true, value: f() }; } catch (e) { return { ok: false, code: e.code || e.message }; } };
 const connect = (host, port, ms = 1500) => new Promise((r) => {
   const s = net.connect({ host, port }); const t = setTimeout(() => { s.destroy(); r('timeout'); }, ms);
@@ -370,14 +371,16 @@ const attacks = {
       netns: run('unshare', ['--net', 'true']),
     };
   },
+  // detached = setsid in the child before its exec, and spawn returns once sh runs: a sandbox frozen
+  // right after the handler returns holds a daemon that is already sh, not a setsid about to exec it.
   plant: (e) => {
     fs.writeFileSync('/tmp/' + e.secret, 'secret');
-    cp.spawn('setsid', ['sh', '-c', 'while :; do sleep 1; done', e.marker], { detached: true, stdio: 'ignore' }).unref();
+    daemon(e.marker);
     return { planted: true };
   },
-  daemon: (e) => { cp.spawn('setsid', ['sh', '-c', 'while :; do sleep 1; done', e.marker], { detached: true, stdio: 'ignore' }).unref(); return { ok: true }; },
+  daemon: (e) => { daemon(e.marker); return { ok: true }; },
   // process.title names the runtime process on the host (found by marker, whoever its parent is).
-  busy: (e) => { process.title = e.marker + '-runtime'; cp.spawn('setsid', ['sh', '-c', 'while :; do sleep 1; done', e.marker], { detached: true, stdio: 'ignore' }).unref(); setInterval(() => {}, 1000); return new Promise(() => {}); },
+  busy: (e) => { process.title = e.marker + '-runtime'; daemon(e.marker); setInterval(() => {}, 1000); return new Promise(() => {}); },
   burn: (e) => { process.title = e.marker; setInterval(() => { const end = Date.now() + 40; while (Date.now() < end); }, 50); return { burning: true }; },
   wait: (e) => new Promise((r) => setTimeout(() => r({ waited: e.ms }), e.ms)),
   fill: (e) => {

@@ -107,10 +107,15 @@ if (!$full) {
   my $code;
   while (1) { my $w = waitpid(-1, 0); if ($w == $p) { $code = report($?); last } last if $w < 0 && !$!{EINTR} }
   close $st;
-  # Kill everything left: descendants found through /proc (orphans are reparented here), then reap.
-  for my $round (1..100) { my %pp; for my $d (glob "/proc/[0-9]*") { open(my $h, "<", "$d/stat") or next; my $s = <$h>; $s =~ /\) \S (\d+)/ or next; $pp{substr($d, 6)} = $1 }
+  # Kill everything left: descendants found through /proc (orphans are reparented here), reaped
+  # without blocking (a late orphan must not hold the loop), until none is left.
+  for my $round (1..1000) {
+    my %pp; for my $d (glob "/proc/[0-9]*") { open(my $h, "<", "$d/stat") or next; my $s = <$h>; $s =~ /\) (\S) (\d+)/ or next; $pp{substr($d, 6)} = $2 if $1 ne "Z" }
     my @mine = ($$); my @kill; while (@mine) { my $x = shift @mine; for my $c (grep { $pp{$_} == $x } keys %pp) { push @kill, $c; push @mine, $c } }
-    last unless @kill; kill 'KILL', @kill; 1 while waitpid(-1, 0) > 0 }
+    kill 'KILL', @kill if @kill; 1 while waitpid(-1, 1) > 0;
+    last if !@kill && waitpid(-1, 1) < 0;
+    select(undef, undef, undef, 0.005);
+  }
   exit $code // 0;
 }
 # full: new namespaces; the child is PID 1 of the sandbox.
