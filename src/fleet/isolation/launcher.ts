@@ -107,10 +107,11 @@ if (!$full) {
   my $code;
   while (1) { my $w = waitpid(-1, 0); if ($w == $p) { $code = report($?); last } last if $w < 0 && !$!{EINTR} }
   close $st;
-  # Kill everything left: descendants found through /proc (orphans are reparented here), reaped
+  # Kill everything left: descendants found through /proc (orphans are reparented here; the last ')'
+  # ends the name, which the function chooses), reaped
   # without blocking (a late orphan must not hold the loop), until none is left.
   for my $round (1..1000) {
-    my %pp; for my $d (glob "/proc/[0-9]*") { open(my $h, "<", "$d/stat") or next; my $s = <$h>; $s =~ /\) (\S) (\d+)/ or next; $pp{substr($d, 6)} = $2 if $1 ne "Z" }
+    my %pp; for my $d (glob "/proc/[0-9]*") { open(my $h, "<", "$d/stat") or next; my $s = <$h>; $s =~ /^.*\) (\S) (\d+)/s or next; $pp{substr($d, 6)} = $2 if $1 ne "Z" }
     my @mine = ($$); my @kill; while (@mine) { my $x = shift @mine; for my $c (grep { $pp{$_} == $x } keys %pp) { push @kill, $c; push @mine, $c } }
     kill 'KILL', @kill if @kill; 1 while waitpid(-1, 1) > 0;
     last if !@kill && waitpid(-1, 1) < 0;
