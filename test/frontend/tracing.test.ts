@@ -9,6 +9,7 @@ import { startTestServer } from '../helpers/server.js';
 import { makeZip } from '../helpers/zip.js';
 import { createFn } from '../helpers/lambda.js';
 import type { StartOptions } from '../../src/cli/lambkin.js';
+import { detectCapabilities, namespacesUnavailable } from '../../src/fleet/isolation/capabilities.js';
 
 const NODE_MODULES = join(dirname(fileURLToPath(import.meta.url)), '../../../node_modules');
 
@@ -178,5 +179,42 @@ exports.handler = async () => {
       if (!names.includes('my-work')) await new Promise((r) => setTimeout(r, 20));
     }
     assert.ok(names.includes('my-work'), `subsegments: ${names.join(', ')}`);
+  }),
+);
+
+const sealedHere = namespacesUnavailable(detectCapabilities());
+test(
+  'a sealed function (isolation auto, a network of its own) reaches the X-Ray daemon at 127.0.0.1:2000 through its relay',
+  { skip: sealedHere ? `full isolation is not available here: ${sealedHere}` : false },
+  leakFree(async (_t, defer) => {
+    const { lambda, xray } = await start(defer, { isolation: 'auto' });
+    // The daemon protocol by hand (the SDK is not in a sealed sandbox): a subsegment of the invocation's trace.
+    const fn = await createTraced(
+      lambda,
+      'udp',
+      `const dgram = require('dgram'); const crypto = require('crypto');
+exports.handler = async () => {
+  const h = Object.fromEntries(process.env._X_AMZN_TRACE_ID.split(';').map((p) => p.split('=')));
+  const now = Date.now() / 1000;
+  const doc = { type: 'subsegment', name: 'over-udp', id: crypto.randomBytes(8).toString('hex'), trace_id: h.Root, parent_id: h.Parent, start_time: now, end_time: now + 0.001 };
+  const [host, port] = process.env.AWS_XRAY_DAEMON_ADDRESS.split(':');
+  const s = dgram.createSocket('udp4');
+  await new Promise((r) => s.send('{"format":"json","version":1}\\n' + JSON.stringify(doc), Number(port), host, r));
+  s.close();
+  return process.env.AWS_XRAY_DAEMON_ADDRESS;
+};`,
+      { MemorySize: 512 },
+    );
+    const out = await lambda.send(new InvokeCommand({ FunctionName: 'udp' }));
+    assert.equal(Buffer.from(out.Payload ?? []).toString(), '"127.0.0.1:2000"');
+    const [summary] = await tracesOf(xray, fn.FunctionArn ?? '');
+    assert.ok(summary);
+    let names: string[] = [];
+    for (let i = 0; i < 200 && !names.includes('over-udp'); i++) {
+      const got = await xray.send(new BatchGetTracesCommand({ TraceIds: [summary.Id ?? ''] }));
+      names = segments(got.Traces?.[0]).flatMap((d) => [d.name, ...allSubsegments(d).map((s) => s.name)]);
+      if (!names.includes('over-udp')) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(names.includes('over-udp'), `subsegments: ${names.join(', ')}`);
   }),
 );
