@@ -50,6 +50,20 @@ function allSubsegments(doc: SegmentDoc): SegmentDoc[] {
   return (doc.subsegments ?? []).flatMap((s) => [s, ...allSubsegments(s)]);
 }
 
+/**
+ * Every segment and subsegment name of a trace, read until `wanted` is among them (a datagram may land
+ * just after the response; bounded: 200 reads).
+ */
+async function namesOnceThere(xray: XRayClient, traceId: string, wanted: string): Promise<string[]> {
+  let names: string[] = [];
+  for (let i = 0; i < 200 && !names.includes(wanted); i++) {
+    const got = await xray.send(new BatchGetTracesCommand({ TraceIds: [traceId] }));
+    names = segments(got.Traces?.[0]).flatMap((d) => [d.name, ...allSubsegments(d).map((s) => s.name)]);
+    if (!names.includes(wanted)) await new Promise((r) => setTimeout(r, 20));
+  }
+  return names;
+}
+
 async function tracesOf(xray: XRayClient, arn: string) {
   const now = Date.now();
   const out = await xray.send(new GetTraceSummariesCommand({ StartTime: new Date(now - 60_000), EndTime: new Date(now + 60_000) }));
@@ -172,12 +186,7 @@ exports.handler = async () => {
     const [summary] = await tracesOf(xray, fn.FunctionArn ?? '');
     assert.ok(summary);
     // The SDK sends its subsegment over UDP as it closes; the datagram may land just after the response.
-    let names: string[] = [];
-    for (let i = 0; i < 100 && !names.includes('my-work'); i++) {
-      const got = await xray.send(new BatchGetTracesCommand({ TraceIds: [summary.Id ?? ''] }));
-      names = segments(got.Traces?.[0]).flatMap((d) => [d.name, ...allSubsegments(d).map((s) => s.name)]);
-      if (!names.includes('my-work')) await new Promise((r) => setTimeout(r, 20));
-    }
+    const names = await namesOnceThere(xray, summary.Id ?? '', 'my-work');
     assert.ok(names.includes('my-work'), `subsegments: ${names.join(', ')}`);
   }),
 );
@@ -209,12 +218,7 @@ exports.handler = async () => {
     assert.equal(Buffer.from(out.Payload ?? []).toString(), '"127.0.0.1:2000"');
     const [summary] = await tracesOf(xray, fn.FunctionArn ?? '');
     assert.ok(summary);
-    let names: string[] = [];
-    for (let i = 0; i < 200 && !names.includes('over-udp'); i++) {
-      const got = await xray.send(new BatchGetTracesCommand({ TraceIds: [summary.Id ?? ''] }));
-      names = segments(got.Traces?.[0]).flatMap((d) => [d.name, ...allSubsegments(d).map((s) => s.name)]);
-      if (!names.includes('over-udp')) await new Promise((r) => setTimeout(r, 20));
-    }
+    const names = await namesOnceThere(xray, summary.Id ?? '', 'over-udp');
     assert.ok(names.includes('over-udp'), `subsegments: ${names.join(', ')}`);
   }),
 );
