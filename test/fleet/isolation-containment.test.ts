@@ -27,7 +27,7 @@ exports.handler = async (event) => {
     // The classic: every process starts two more, forever.
     spawn('sh', ['-c', 'f() { f | f & }; f'], { detached: true, stdio: 'ignore' }).unref();
     // Until the sandbox's own forks are refused (the limit is hit), bounded; idle, it would be frozen.
-    const until = Date.now() + 8000;
+    const until = Date.now() + 20000;
     while (Date.now() < until) {
       const r = require('child_process').spawnSync('true');
       if (r.error) return { ok: true, refused: r.error.code };
@@ -56,8 +56,9 @@ for (const level of ISOLATED_LEVELS) {
         const driver = new ProcessDriver({ initTimeoutMs: 10_000, python: 'python3', isolation });
         defer(() => driver.close());
         const other = await driver.create(nodeSpec(root.dir, SPAWNER, { memoryMb: 256 }));
-        const bomb = await driver.create(nodeSpec(root.dir, SPAWNER, { memoryMb: 512 }));
-        const out = await bomb.invoke(invocation({ bomb: true }));
+        // Generous bounds: on a loaded 2-core machine the bomb and the handler share the sandbox's CPU.
+        const bomb = await driver.create(nodeSpec(root.dir, SPAWNER, { memoryMb: 512, timeoutMs: 30_000 }));
+        const out = await bomb.invoke(invocation({ bomb: true }, 30_000));
         assert.equal(out.kind, 'success', out.payload.toString());
         const cg = (bomb as unknown as { box: { cgroup: SandboxCgroup } }).box.cgroup;
         const tasks = cg.pidsCurrent();
