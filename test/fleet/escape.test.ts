@@ -462,6 +462,15 @@ for (const level of LEVELS) {
         await probe(s.lambda, 'burner', { attack: 'wait', ms: CONTRACT.idleWindowMs });
         const busy = cpuTicks(pids) - busy0;
         assert.ok(busy >= 10, `the burner used ${busy} ticks during a ${CONTRACT.idleWindowMs} ms invocation`);
+        // Lambda freezes once the runtime asks for its next event, just after the response: wait, bounded
+        // (2 s), until the ticks stop moving. An unfrozen burner never stops, and the window below fails.
+        let last = cpuTicks(pids);
+        for (let i = 0; i < 40; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          const now = cpuTicks(pids);
+          if (now === last) break;
+          last = now;
+        }
         // The bounded idleness window: measures idleness, so it is a wait by nature.
         const idle0 = cpuTicks(pids);
         await new Promise((r) => setTimeout(r, CONTRACT.idleWindowMs));
