@@ -102,6 +102,9 @@ if (!$full) {
   syscall($PRCTL, 36, 1, 0, 0, 0);
   my $p = fork; defined $p or fail("fork: $!");
   if (!$p) { drop() if $id; runtime() }
+  # A dead server's status pipe must not kill the init (SIGPIPE) before it has cleaned up; set here,
+  # after the fork, so the runtime keeps the default disposition.
+  $SIG{PIPE} = 'IGNORE';
   # Stopped by the server (SIGTERM): the runtime goes first, then everything else below.
   local $SIG{TERM} = sub { kill 'KILL', $p };
   my $code;
