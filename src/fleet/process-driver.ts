@@ -281,9 +281,13 @@ class ProcessSandbox implements SandboxHandle {
     if (cmd instanceof SandboxInitError) throw cmd;
     // In a network of its own, the relay's fixed loopback ports stand for lambkin's endpoints.
     const relayed = box.socketDir !== undefined ? sandboxNetworkEnv() : undefined;
-    const env = relayed
-      ? sandboxEnvironment(this.spec, relayed['AWS_LAMBDA_RUNTIME_API'] ?? '', { ...this.options.extraEnv, ...relayed }, paths, this.options.sandboxIdentity?.environment(this.spec, relayed['AWS_ENDPOINT_URL']))
-      : sandboxEnvironment(this.spec, this.api.address, this.options.extraEnv, paths, this.options.sandboxIdentity?.environment(this.spec));
+    const env = sandboxEnvironment(
+      this.spec,
+      relayed?.['AWS_LAMBDA_RUNTIME_API'] ?? this.api.address,
+      { ...this.options.extraEnv, ...relayed },
+      paths,
+      this.options.sandboxIdentity?.environment(this.spec, relayed?.['AWS_ENDPOINT_URL']),
+    );
     // The init runs with a fixed environment; the runtime's (the function's variables included)
     // travels in the plan on fd 4 and applies only at the runtime's exec (launcher.ts).
     await box.prepare(signal);
@@ -381,7 +385,7 @@ class ProcessSandbox implements SandboxHandle {
   private freezeNow(): Promise<boolean> {
     this.idleWait = undefined;
     this.frozen = true;
-    if (this.box?.freezable) return this.box.freeze();
+    if (this.box.freezable) return this.box.freeze();
     // Level none (or a cgroup without a freezer): stop the sandbox's process group. A process that
     // left the group (setsid, e.g. a daemon) is not covered here; only a cgroup freezer sees it.
     this.signalGroup('SIGSTOP');
@@ -394,7 +398,7 @@ class ProcessSandbox implements SandboxHandle {
     this.idleWait = undefined;
     if (!this.frozen) return;
     this.frozen = false;
-    if (this.box?.freezable) this.box.thaw();
+    if (this.box.freezable) this.box.thaw();
     else this.signalGroup('SIGCONT');
   }
 
