@@ -148,6 +148,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     // Throws at start-up when an explicitly requested level is not available here.
     isolation = givenDriver ? undefined : Isolation.create({
           request: options.isolation,
+          sandboxNetwork: options.sandboxNetwork,
           protectedPaths: [dataDir],
           runDir,
           ...(xraySocket ? { xraySocket } : {}),
@@ -159,6 +160,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   }
   // The fleet's driver closes it too; closing twice is harmless.
   opened.push(() => isolation?.close());
+  await isolation?.networkReady().catch(failStart);
   // Set once the sandbox-facing endpoint listens, before any sandbox can start.
   let sandboxEndpointUrl = '';
   const sandboxIdentity: SandboxIdentity = {

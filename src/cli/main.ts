@@ -36,6 +36,11 @@ program
       .default('auto'),
   )
   .addOption(
+    new Option('--sandbox-network <mode>', 'what a sealed sandbox reaches besides lambkin: none, or nat (the internet, never the host or private networks)')
+      .choices(['none', 'nat'])
+      .default('none'),
+  )
+  .addOption(
     new Option('--auth <mode>', 'any: any credentials (issued keys are still verified); strict: requests must be signed with a key from `lambkin credentials create`')
       .choices(['any', 'strict'])
       .default('any'),
@@ -60,6 +65,7 @@ program
       seed: o.seed as number,
       traceAll: o.traceAll === true,
       isolation: o.isolation as 'auto' | 'none' | 'cgroups' | 'namespaces',
+      sandboxNetwork: o.sandboxNetwork as 'none' | 'nat',
       keepAlivePolicy: o.keepAlivePolicy as string,
       traceRetentionMs: o.traceRetention as number,
       auth: o.auth as 'any' | 'strict',

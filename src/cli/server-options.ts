@@ -70,6 +70,12 @@ export const serverOptionsSchema = z
      * Default `none` for embedded use; `lambkin serve` defaults to `auto`.
      */
     isolation: z.enum(['auto', 'none', 'cgroups', 'namespaces']).default('none'),
+    /**
+     * What a sealed sandbox (full isolation) reaches besides its Runtime API, lambkin's sandbox-facing
+     * endpoint and the X-Ray daemon: `none` (default) nothing; `nat` the internet through NAT (never
+     * the host, other sandboxes, private or link-local networks). Needs ip(8) and nft(8).
+     */
+    sandboxNetwork: z.enum(['none', 'nat']).default('none'),
     /** Trace every invocation, as if every function's TracingConfig were Active. Default false. */
     traceAll: z.boolean().default(false),
     /** Traces older than this are deleted. Default 30 days (X-Ray keeps traces 30 days). */

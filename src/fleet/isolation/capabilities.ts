@@ -55,7 +55,7 @@ export interface HostCapabilities {
   /** Namespace kinds the kernel offers (from /proc/self/ns). */
   readonly namespaces: { readonly pid: boolean; readonly mount: boolean; readonly net: boolean; readonly user: boolean };
   /** Absolute paths of the launcher's tools, when found on PATH. */
-  readonly tools: { readonly sh?: string; readonly unshare?: string; readonly setpriv?: string; readonly mount?: string; readonly perl?: string };
+  readonly tools: { readonly sh?: string; readonly unshare?: string; readonly setpriv?: string; readonly mount?: string; readonly perl?: string; readonly ip?: string; readonly nft?: string };
   /** /dev/kvm exists (and whether lambkin could open it). */
   readonly kvm: { readonly present: boolean; readonly accessible: boolean };
 }
@@ -157,9 +157,9 @@ export function detectCapabilities(): HostCapabilities {
       kvmAccessible = false;
     }
   }
-  const tools: { sh?: string; unshare?: string; setpriv?: string; mount?: string; perl?: string } = {};
+  const tools: { sh?: string; unshare?: string; setpriv?: string; mount?: string; perl?: string; ip?: string; nft?: string } = {};
   if (linux) {
-    for (const t of ['sh', 'unshare', 'setpriv', 'mount', 'perl'] as const) {
+    for (const t of ['sh', 'unshare', 'setpriv', 'mount', 'perl', 'ip', 'nft'] as const) {
       const p = which(t);
       if (p) tools[t] = p;
     }

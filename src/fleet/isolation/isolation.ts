@@ -22,10 +22,11 @@ import {
   type ResolvedLevel,
 } from './capabilities.js';
 import { createCgroupManager, cpusFor, DEFAULT_PIDS_MAX, instanceName, pidAlive, type CgroupManager, type SandboxCgroup } from './cgroups.js';
-import { SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan, type RootEntry } from './launcher.js';
+import { initSyscalls, SANDBOX_RUNTIME_DIR, SANDBOX_SOCKET_DIR, SANDBOX_TASK_ROOT, type LaunchPlan, type RootEntry } from './launcher.js';
 import { AWS_ENDPOINT_SOCKET, sandboxRelay, XRAY_SOCKET } from './relay.js';
 import { sandboxRoot } from './sandbox-root.js';
 import { ScratchDisks, type ScratchDisk } from './scratch-disks.js';
+import { SandboxNetworks, type SandboxNetwork, type SandboxNetworkMode } from './sandbox-networks.js';
 
 /** The worker a sandbox goes into when its spec names none (e.g. a driver used without a fleet). */
 export const DEFAULT_WORKER = 'default';
@@ -63,6 +64,15 @@ export interface IsolationOptions {
    * to these shared sockets of lambkin's. false = full sandboxes share the host's network (tests).
    */
   readonly network?: boolean;
+  /**
+   * What a full sandbox's network reaches besides lambkin's relayed endpoints (sandbox-networks.ts):
+   * `none` (default) nothing; `nat` the internet, through NAT.
+   */
+  readonly sandboxNetwork?: SandboxNetworkMode;
+  /** Network namespaces kept ready (sandbox-networks.ts DEFAULT_NETWORK_POOL: 4). */
+  readonly networkPool?: number;
+  /** Where address blocks are claimed host-wide (`nat`; default /run/lambkin/net). */
+  readonly networkClaimsDir?: string;
   /** Ready /tmp disks kept per EphemeralStorage size (scratch-disks.ts DEFAULT_POOL: three of 512 MB). */
   readonly scratchPool?: Readonly<Record<number, number>>;
   /** lambkin's sandbox-facing AWS endpoint (a Unix socket), shown to each sandbox as /var/lambkin/aws.sock. */
@@ -169,6 +179,8 @@ export class Isolation {
   private readonly rootMountPoint: string;
   /** Disk-backed /tmp for full sandboxes (undefined below that level). */
   private readonly scratch: ScratchDisks | undefined;
+  /** Network namespaces made ahead for full sandboxes (undefined below that level or without a network of their own). */
+  readonly networks: SandboxNetworks | undefined;
   private readonly uidsInUse = new Set<number>();
   private nextUid: number;
   private nextSocketDir = 0;
@@ -204,8 +216,25 @@ export class Isolation {
       mkdirSync(this.runtimeDir, { mode: 0o755 });
       stageRuntimes(this.runtimeDir);
       this.scratch = new ScratchDisks({ dir: join(runDir, 'scratch'), ...(options.scratchPool ? { pool: options.scratchPool } : {}), ...(options.log ? { log: options.log } : {}) });
+      const sys = initSyscalls(caps.arch);
+      this.networks =
+        options.network === false || !sys
+          ? undefined
+          : new SandboxNetworks({
+              mode: options.sandboxNetwork ?? 'none',
+              perl: caps.tools.perl ?? 'perl',
+              ...(caps.tools.ip ? { ip: caps.tools.ip } : {}),
+              ...(caps.tools.nft ? { nft: caps.tools.nft } : {}),
+              unshareSyscall: sys.unshare,
+              prctlSyscall: sys.prctl,
+              ...(options.networkPool !== undefined ? { pool: options.networkPool } : {}),
+              ...(options.networkClaimsDir !== undefined ? { claimsDir: options.networkClaimsDir } : {}),
+              ...(options.log ? { log: options.log } : {}),
+            });
     } else {
+      if (options.sandboxNetwork === 'nat') throw new Error(`--sandbox-network nat needs full isolation (this instance runs at '${resolved.level}')`);
       this.scratch = undefined;
+      this.networks = undefined;
     }
     this.message = isolationStartupMessage(resolved, { scratchDisks: this.scratch?.usable ?? false });
   }
@@ -248,6 +277,14 @@ export class Isolation {
   /** Resolves once the pool of ready /tmp disks is full (benchmarks measure the cold path with it full). */
   scratchReady(): Promise<void> {
     return this.scratch?.whenFilled() ?? Promise.resolve();
+  }
+
+  /**
+   * Claims the address block and installs the NAT rules (`--sandbox-network nat`); rejects when that
+   * cannot be done. `filled`: also waits until the pool of network namespaces is full (benchmarks).
+   */
+  async networkReady(filled = false): Promise<void> {
+    await (filled ? this.networks?.whenFilled() : this.networks?.start());
   }
 
   /** Makes a worker a cgroup parent with its memory capacity. */
@@ -324,8 +361,19 @@ export class Isolation {
     const relay = socketDir ? sandboxRelay(caps.tools.perl ?? 'perl', SANDBOX_SOCKET_DIR) : undefined;
     const scratch = this.scratch;
     const tmpMb = spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB;
+    const networks = socketDir ? this.networks : undefined;
     let disk: ScratchDisk | undefined;
+    let net: SandboxNetwork | undefined;
     let released: Promise<void> | undefined;
+    // The init's inherited fds, from fd 5 on: the /tmp mounted ahead, then the network namespace.
+    const inherited = (): { fd: number; kind: 'disk' | 'net' }[] => [
+      ...(disk?.mountFd !== undefined ? [{ fd: disk.mountFd, kind: 'disk' as const }] : []),
+      ...(net ? [{ fd: net.fd, kind: 'net' as const }] : []),
+    ];
+    const childFd = (kind: 'disk' | 'net'): number | undefined => {
+      const i = inherited().findIndex((f) => f.kind === kind);
+      return i < 0 ? undefined : 5 + i;
+    };
     return {
       ...common,
       uid,
@@ -334,15 +382,20 @@ export class Isolation {
       socketDir,
       prepare: async (signal) => {
         if (scratch?.usable) disk = await scratch.acquire(tmpMb, signal);
+        if (networks) net = await networks.claim(signal);
       },
-      inheritFds: () => (disk?.mountFd !== undefined ? [disk.mountFd] : []),
-      spawned: () => disk?.closeMountFd(),
+      inheritFds: () => inherited().map((f) => f.fd),
+      spawned: () => {
+        disk?.closeMountFd();
+        net?.closeFd();
+      },
       plan: (rt) => ({
         mode: 'full',
         uid,
         joinFiles: cgroup.joinFiles,
         rootMountPoint: this.rootMountPoint,
         network: socketDir !== undefined,
+        ...(net ? { netnsFd: childFd('net') } : {}),
         layout: sandboxRoot({
           codeDir: spec.codeDir,
           runtimeDir: this.runtimeDir,
@@ -351,7 +404,7 @@ export class Isolation {
           ...(rt.readOnly ? { extraReadOnly: rt.readOnly } : {}),
           // A scratch disk (its fd is the init's fd 5 when mounted ahead); a tmpfs where none can be had.
           tmp: disk
-            ? { kind: 'disk', fd: disk.mountFd !== undefined ? 5 : undefined, device: disk.device }
+            ? { kind: 'disk', fd: childFd('disk'), device: disk.device }
             : { kind: 'tmp', source: 'lambkin-tmp', fsType: 'tmpfs', data: `size=${tmpMb}m,mode=1777` },
         }).concat(shared),
         ...(relay ? { relay: relay.argv, listen: relay.listen } : {}),
@@ -365,6 +418,7 @@ export class Isolation {
         (released ??= cgroup.remove().then(async () => {
           if (socketDir) rmSync(socketDir, { recursive: true, force: true });
           await disk?.release();
+          await net?.release();
           // Only once no process of this uid is left (a failed removal keeps it taken), so the uid
           // cannot pass another sandbox's Runtime API check.
           this.uidsInUse.delete(uid);
@@ -389,6 +443,7 @@ export class Isolation {
     this.closing ??= (async () => {
       await this.cgroups?.close();
       await this.scratch?.close();
+      await this.networks?.close();
       rmSync(this.stateDir, { recursive: true, force: true });
     })();
     return this.closing;

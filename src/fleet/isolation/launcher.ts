@@ -50,20 +50,22 @@ export interface InitSyscalls {
   readonly close: number;
   /** move_mount(2): 429 on every architecture (syscalls from 424 on share one table). */
   readonly moveMount: number;
+  /** setns(2): joins a network namespace made ahead (sandbox-networks.ts). */
+  readonly setns: number;
 }
 
 /** By architecture (arm64, riscv64 and loong64 share the generic table); undefined = not known here. */
 export function initSyscalls(arch: string = process.arch): InitSyscalls | undefined {
-  if (arch === 'x64') return { unshare: 272, prctl: 157, mount: 165, pivotRoot: 155, umount2: 166, setgroups: 116, setresuid: 117, setresgid: 119, close: 3, moveMount: 429 };
+  if (arch === 'x64') return { unshare: 272, prctl: 157, mount: 165, pivotRoot: 155, umount2: 166, setgroups: 116, setresuid: 117, setresgid: 119, close: 3, moveMount: 429, setns: 308 };
   if (arch === 'arm64' || arch === 'riscv64' || arch === 'loong64') {
-    return { unshare: 97, prctl: 167, mount: 40, pivotRoot: 41, umount2: 39, setgroups: 159, setresuid: 147, setresgid: 149, close: 57, moveMount: 429 };
+    return { unshare: 97, prctl: 167, mount: 40, pivotRoot: 41, umount2: 39, setgroups: 159, setresuid: 147, setresgid: 149, close: 57, moveMount: 429, setns: 268 };
   }
   return undefined;
 }
 
 /**
  * The init. Plan tokens (fd 4, NUL-separated, fields TAB-separated, the last field may hold tabs):
- * `mode M` · `sys N,N,…` · `uid N` · `net 1` · `join FILE` · `root DIR` · `ro SRC DST` · `rw SRC DST` ·
+ * `mode M` · `sys N,N,…` · `uid N` · `net 1` · `netns FD` · `join FILE` · `root DIR` · `ro SRC DST` · `rw SRC DST` ·
  * `link TARGET DST` · `file DST CONTENT` · `dev NAME` · `tmp SOURCE FSTYPE DATA` · `disk FD DEVICE` · `listen PROTO PORT` · `relay ARG` ·
  * `cmd ARG` · `env K=V` · `cwd DIR`.
  */
@@ -77,7 +79,7 @@ my (%o, @join, @ops, @relay, @listen, @cmd, @env);
     else { $o{$k} = $r } } }
 open(my $st, ">&=", 3) or die "lambkin-init: no status fd: $!\n";
 sub fail { print STDERR "lambkin-init: $_[0]\n"; print $st "exit 125\n"; exit 125 }
-my ($UNSHARE, $PRCTL, $MOUNT, $PIVOT, $UMOUNT2, $SETGROUPS, $SETRESUID, $SETRESGID, $CLOSE, $MOVE_MOUNT) = map { 0 + $_ } split(/,/, $o{sys});
+my ($UNSHARE, $PRCTL, $MOUNT, $PIVOT, $UMOUNT2, $SETGROUPS, $SETRESUID, $SETRESGID, $CLOSE, $MOVE_MOUNT, $SETNS) = map { 0 + $_ } split(/,/, $o{sys});
 my $full = $o{mode} eq 'full';
 my $id = 0 + ($o{uid} // 0);
 # Die with the server. 'full' is torn down by the kernel with PID 1; the others clean up on SIGTERM.
@@ -122,8 +124,10 @@ if (!$full) {
   }
   exit $code // 0;
 }
-# full: new namespaces; the child is PID 1 of the sandbox.
-syscall($UNSHARE, 0x00020000 | 0x20000000 | 0x04000000 | 0x08000000 | ($o{net} ? 0x40000000 : 0)) == 0 or fail("unshare: $!");
+# full: new namespaces; the child is PID 1 of the sandbox. A network namespace made ahead (the fd
+# in the plan's netns token, lo up already) is joined instead of made here.
+if ($o{netns}) { my $fd = 0 + $o{netns}; syscall($SETNS, $fd, 0x40000000) == 0 or fail("setns: $!"); syscall($CLOSE, $fd) }
+syscall($UNSHARE, 0x00020000 | 0x20000000 | 0x04000000 | 0x08000000 | ($o{net} && !$o{netns} ? 0x40000000 : 0)) == 0 or fail("unshare: $!");
 my $pid1 = fork; defined $pid1 or fail("fork: $!");
 if ($pid1) { close $st; waitpid($pid1, 0); my $s = $?; exit(($s & 127) ? 128 + ($s & 127) : $s >> 8) }
 syscall($PRCTL, 1, 9, 0, 0, 0);
@@ -163,7 +167,7 @@ chdir($r) or fail("chdir root: $!");
   chdir("/"); syscall($UMOUNT2, $old, 2) == 0 or fail("detach the host's tree: $!"); rmdir $old }
 mnt(undef, "/", undef, $REMOUNT | $RO | $NOSUID | $NODEV, undef);
 # Only lo, brought up (SIOCSIFFLAGS: IFF_UP | IFF_RUNNING).
-if ($o{net}) { socket(my $s, 2, 2, 0) or fail("socket: $!"); my $ifr = pack("a16 s x22", "lo", 1 | 64); ioctl($s, 0x8914, $ifr) or fail("lo: $!"); close $s }
+if ($o{net} && !$o{netns}) { socket(my $s, 2, 2, 0) or fail("socket: $!"); my $ifr = pack("a16 s x22", "lo", 1 | 64); ioctl($s, 0x8914, $ifr) or fail("lo: $!"); close $s }
 # The relay's listeners are bound here, before the runtime starts, so the runtime never races the
 # relay and the init need not wait for it: connections queue in the backlog until it accepts.
 if (@relay) {
@@ -217,6 +221,8 @@ export interface LaunchPlan {
   readonly layout?: readonly RootEntry[];
   /** `full`: a network namespace of its own (only `lo`); the relay carries lambkin's endpoints into it. */
   readonly network?: boolean;
+  /** `full` with `network`: an inherited fd of a network namespace made ahead, joined instead of making one. */
+  readonly netnsFd?: number;
   /**
    * `full`: the relay's argv; the init appends the fd number it may write "ready" to (not waited
    * for), and replaces each `fd:K` with the fd of its K-th `listen` socket.
@@ -259,11 +265,12 @@ export function encodePlan(plan: LaunchPlan): Buffer {
   if (!sys) throw new Error(`sandboxes cannot be launched on ${process.arch}: its syscall numbers are not known to lambkin`);
   const tokens: string[] = [
     `mode\t${plan.mode}`,
-    `sys\t${[sys.unshare, sys.prctl, sys.mount, sys.pivotRoot, sys.umount2, sys.setgroups, sys.setresuid, sys.setresgid, sys.close, sys.moveMount].join(',')}`,
+    `sys\t${[sys.unshare, sys.prctl, sys.mount, sys.pivotRoot, sys.umount2, sys.setgroups, sys.setresuid, sys.setresgid, sys.close, sys.moveMount, sys.setns].join(',')}`,
     `cwd\t${pathField(plan.cwd, 'cwd')}`,
   ];
   if (plan.uid !== undefined) tokens.push(`uid\t${plan.uid}`);
   if (plan.network) tokens.push('net\t1');
+  if (plan.network && plan.netnsFd !== undefined) tokens.push(`netns\t${plan.netnsFd}`);
   if (plan.rootMountPoint !== undefined) tokens.push(`root\t${pathField(plan.rootMountPoint, 'root')}`);
   for (const f of plan.joinFiles ?? []) tokens.push(`join\t${pathField(f, 'cgroup file')}`);
   for (const e of plan.layout ?? []) {
