@@ -3,6 +3,7 @@
  * the launcher's tools, KVM) and what lambkin will enforce with `--isolation auto`.
  */
 import { detectScratchSupport } from '../fleet/isolation/scratch-disks.js';
+import { natUnavailable } from '../fleet/isolation/sandbox-networks.js';
 import {
   detectCapabilities,
   guarantees,
@@ -34,13 +35,15 @@ export function runDoctor(
   }
   const ns = caps.namespaces;
   out(`namespaces:  pid ${yes(ns.pid)}, mount ${yes(ns.mount)}, net ${yes(ns.net)}, user ${yes(ns.user)}`);
-  const tools = (['perl'] as const).map((t) => `${t} ${caps.tools[t] ?? 'missing'}`);
+  const tools = (['perl', 'ip', 'nft'] as const).map((t) => `${t} ${caps.tools[t] ?? 'missing'}`);
   out(`tools:       ${tools.join(', ')}`);
   out(`kvm:         ${caps.kvm.present ? `/dev/kvm present${caps.kvm.accessible ? '' : ' (not accessible to this user)'}` : 'no /dev/kvm'} (not used yet)`);
   out('');
   out(`isolation:   ${level}${reason ? ` — ${reason}` : ''}`);
   for (const g of guarantees(level, features)) out(`  ${g.enforced ? 'enforced:' : 'MISSING: '} ${g.text}`);
   if (level === 'none') for (const m of missingGuarantees(level, features).filter((x) => !x.startsWith('not enforced'))) out(`  note:     ${m}`);
-  out('  not done:  VPC ENIs as network interfaces, outbound network for sandboxes (NAT), microVMs (KVM)');
+  const nat = level === 'cgroups+namespaces' ? natUnavailable(caps.tools, caps.root) : 'needs full isolation';
+  out(`  outbound:  --sandbox-network none (default): nothing beyond lambkin's endpoints; nat: ${nat ? `unavailable (${nat})` : "available (the internet; never the host, other sandboxes, private or link-local networks)"}`);
+  out('  not done:  VPC ENIs as network interfaces, microVMs (KVM)');
   return level;
 }

@@ -142,7 +142,8 @@ export class SandboxNetworks {
   private block: Block | undefined;
   private readonly freeSlots: number[] = [];
   private started: Promise<void> | undefined;
-  private readonly holders = new Set<ReturnType<typeof spawn>>();
+  /** Holders not yet exited, with their exit (close() waits for them, so no process outlives it). */
+  private readonly holders = new Map<ReturnType<typeof spawn>, Promise<void>>();
 
   constructor(private readonly options: SandboxNetworksOptions) {
     this.mode = options.mode;
@@ -235,7 +236,7 @@ export class SandboxNetworks {
   private async make(): Promise<SandboxNetwork> {
     const o = this.options;
     const holder = spawn(o.perl, ['-e', HOLDER_PERL, String(o.unshareSyscall), String(o.prctlSyscall), o.ip ?? 'ip'], { env: HELPER_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
-    this.holders.add(holder);
+    this.holders.set(holder, new Promise<void>((resolve) => holder.once('close', () => resolve())).then(() => void this.holders.delete(holder)));
     let stderr = '';
     holder.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const lines = createInterface({ input: holder.stdout })[Symbol.asyncIterator]();
@@ -271,7 +272,6 @@ export class SandboxNetworks {
       holder.kill('SIGKILL');
       throw err;
     } finally {
-      this.holders.delete(holder);
       holder.stdin.end();
     }
   }
@@ -311,7 +311,8 @@ export class SandboxNetworks {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const h of this.holders) h.kill('SIGKILL');
+    for (const h of this.holders.keys()) h.kill('SIGKILL');
+    await Promise.all(this.holders.values());
     await this.started?.catch(() => undefined);
     await Promise.all(this.ready.splice(0).map((n) => n.release()));
     if (this.block) {

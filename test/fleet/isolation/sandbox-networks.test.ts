@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { leakFree, type Defer } from '../../helpers/leaks.js';
+import { hostService, outsideHost } from '../../helpers/outside-host.js';
 import { caps } from '../isolation-fixtures.js';
 import { namespacesUnavailable } from '../../../src/fleet/isolation/capabilities.js';
 import { initSyscalls } from '../../../src/fleet/isolation/launcher.js';
@@ -23,8 +23,6 @@ const sys = initSyscalls();
 const skip = namespacesUnavailable(caps) ?? natUnavailable(caps.tools, caps.root) ?? (spawnSync('nsenter', ['--version']).status === 0 ? undefined : 'no nsenter (util-linux)');
 const ip = caps.tools.ip ?? 'ip';
 const nft = caps.tools.nft ?? 'nft';
-/** The stand-in for the internet: TEST-NET-2 (RFC 5737), not in any range sandboxes are kept from. */
-const OUTSIDE = { host: '198.51.100.1', peer: '198.51.100.2' };
 
 function networks(defer: Defer, mode: SandboxNetworkMode, pool = 2): SandboxNetworks {
   const claimsDir = mkdtempSync(join(tmpdir(), 'lambkin-net-claims-'));
@@ -51,31 +49,6 @@ async function fetchFrom(net: SandboxNetwork, url: string): Promise<string> {
   const script = `fetch(process.argv[1], { signal: AbortSignal.timeout(1500) }).then(async (r) => console.log('ok ' + (await r.text())), (e) => console.log('error ' + (e.cause?.code ?? e.name)))`;
   const r = await inside(net, [process.execPath, '-e', script, url]);
   return r.out.trim();
-}
-
-/** The stand-in for the internet: a namespace behind a veth, serving HTTP on OUTSIDE.peer:8080 (answers with the caller's address). */
-async function outsideHost(defer: Defer): Promise<void> {
-  const tag = Math.random().toString(16).slice(2, 8);
-  const ns = `lkt-out-${tag}`;
-  execFileSync(ip, ['netns', 'add', ns]);
-  defer(() => spawnSync(ip, ['netns', 'del', ns]));
-  // Not named lk*: the NAT rules treat those as sandboxes'.
-  execFileSync(ip, ['-b', '-'], { input: `link add vout${tag} type veth peer name eth0 netns ${ns}\naddr add ${OUTSIDE.host}/30 dev vout${tag}\nlink set vout${tag} up\n` });
-  execFileSync(ip, ['-n', ns, '-b', '-'], { input: `link set lo up\naddr add ${OUTSIDE.peer}/30 dev eth0\nlink set eth0 up\n` });
-  const server = spawn(ip, ['netns', 'exec', ns, process.execPath, '-e', `require('http').createServer((q, s) => s.end('outside saw ' + q.socket.remoteAddress)).listen(8080, '${OUTSIDE.peer}', () => console.log('ready'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  defer(() => new Promise((r) => (server.exitCode !== null ? r(undefined) : (server.once('exit', r), server.kill('SIGKILL')))));
-  await new Promise<void>((resolve, reject) => {
-    server.stdout.once('data', () => resolve());
-    server.once('exit', (code) => reject(new Error(`the outside server exited (${code})`)));
-  });
-}
-
-/** A server on every address of the host (as a careless service, or lambkin bound to 0.0.0.0, would be). */
-async function hostService(defer: Defer): Promise<number> {
-  const s: Server = createServer((_q, res) => res.end('host service'));
-  await new Promise<void>((r) => s.listen(0, '0.0.0.0', r));
-  defer(() => new Promise((r) => s.close(r)));
-  return (s.address() as { port: number }).port;
 }
 
 void test('the NAT rules: one table per address block, sandboxes kept from the host and private networks, masquerade outward', () => {
@@ -125,7 +98,7 @@ void test(
   'mode nat: the outside world through NAT, and nothing of the host, other sandboxes, metadata or private networks',
   { skip },
   leakFree(async (t, defer) => {
-    await outsideHost(defer);
+    const OUTSIDE = await outsideHost(defer, ip);
     const port = await hostService(defer);
     const n = networks(defer, 'nat', 2);
     await n.start();
@@ -143,7 +116,7 @@ void test(
     });
 
     await t.test("the outside host answers, and sees the host's address (masqueraded), not the sandbox's", async () => {
-      assert.equal(await fetchFrom(a, `http://${OUTSIDE.peer}:8080/`), `ok outside saw ${OUTSIDE.host}`);
+      assert.equal(await fetchFrom(a, `http://${OUTSIDE.peer}:${OUTSIDE.port}/`), `ok outside saw ${OUTSIDE.host}`);
     });
 
     await t.test('attack: a service of the host on 0.0.0.0, by the gateway, by another host address, by loopback', async () => {
@@ -188,13 +161,13 @@ void test(
   'mode none: no route out (the outside host is unreachable)',
   { skip },
   leakFree(async (_t, defer) => {
-    await outsideHost(defer);
+    const OUTSIDE = await outsideHost(defer, ip);
     const n = networks(defer, 'none', 1);
     const a = await n.claim();
     // An empty pool at `none` returns undefined; wait for a ready one.
     const net = a ?? (await n.whenFilled(), await n.claim());
     assert.ok(net);
-    assert.match(await fetchFrom(net, `http://${OUTSIDE.peer}:8080/`), /^error /);
+    assert.match(await fetchFrom(net, `http://${OUTSIDE.peer}:${OUTSIDE.port}/`), /^error /);
     await net.release();
   }),
 );
