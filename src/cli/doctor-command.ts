@@ -44,6 +44,7 @@ export function runDoctor(
   if (level === 'none') for (const m of missingGuarantees(level, features).filter((x) => !x.startsWith('not enforced'))) out(`  note:     ${m}`);
   const nat = level === 'cgroups+namespaces' ? natUnavailable(caps.tools, caps.root) : 'needs full isolation';
   out(`  outbound:  --sandbox-network none (default): nothing beyond lambkin's endpoints; nat: ${nat ? `unavailable (${nat})` : "available (the internet; never the host, other sandboxes, private or link-local networks)"}`);
-  out('  not done:  VPC ENIs as network interfaces, microVMs (KVM)');
+  out(`  VPC ENIs:  ${nat ? `counted by the placement core only, not interfaces (${nat})` : "real interfaces (veth) into each VPC's namespace; VPC functions reach their VPC only"}`);
+  out('  not done:  microVMs (KVM)');
   return level;
 }

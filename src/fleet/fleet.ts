@@ -1,3 +1,4 @@
+import { vpcIdFor } from '../functions/registry.js';
 import type { Step } from '../worker-manager/types.js';
 import type { SandboxDriver, SandboxHandle, SandboxSpec } from './sandbox-driver.js';
 
@@ -28,6 +29,8 @@ export class Fleet {
   private readonly sandboxes = new Map<string, SandboxHandle>();
   private readonly starting = new Map<string, AbortController>();
   private readonly background = new Set<Promise<void>>();
+  /** Attached ENIs: legacy ones belong to a worker, Hyperplane ones to no worker. */
+  private readonly enis = new Map<string, { readonly workerId: string | undefined; readonly vpcKey: string }>();
   private closed = false;
 
   constructor(private readonly options: FleetOptions) {}
@@ -77,6 +80,17 @@ export class Fleet {
     await this.options.driver.close();
   }
 
+  /** The ENI a VPC sandbox on `workerId` uses: its worker's (legacy), else the shared one (Hyperplane). */
+  private eniFor(vpcKey: string, workerId: string): string | undefined {
+    let shared: string | undefined;
+    for (const [id, e] of this.enis) {
+      if (e.vpcKey !== vpcKey) continue;
+      if (e.workerId === workerId) return id;
+      if (e.workerId === undefined) shared = id;
+    }
+    return shared;
+  }
+
   private async run(step: Step, signal?: AbortSignal): Promise<unknown> {
     const delay = this.options.delays?.delayFor(step) ?? 0;
     if (delay > 0) await abortableDelay(delay, signal);
@@ -89,14 +103,21 @@ export class Fleet {
         await this.options.driver.retireWorker?.(step.workerId);
         return undefined;
       case 'attach-eni':
+        // Beyond its profile latency, a real interface where the driver can make one.
+        await this.options.driver.attachEni?.(step.eniId, vpcIdOfKey(step.vpcKey));
+        this.enis.set(step.eniId, { workerId: step.workerId, vpcKey: step.vpcKey });
+        return undefined;
       case 'delete-eni':
-        // An ENI costs only its profile latency locally; nothing else to do yet.
+        this.enis.delete(step.eniId);
+        await this.options.driver.deleteEni?.(step.eniId);
         return undefined;
       case 'create-sandbox': {
         const controller = new AbortController();
         this.starting.set(step.sandboxId, controller);
         try {
-          const spec = { ...this.options.specFor(step), workerId: step.workerId };
+          const base = this.options.specFor(step);
+          const eniId = base.vpcKey !== undefined ? this.eniFor(base.vpcKey, step.workerId) : undefined;
+          const spec = { ...base, workerId: step.workerId, ...(eniId !== undefined ? { eniId } : {}) };
           const s = signal ? AbortSignal.any([signal, controller.signal]) : controller.signal;
           const handle = await this.options.driver.create(spec, s);
           if (this.closed) {
@@ -118,6 +139,11 @@ export class Fleet {
       }
     }
   }
+}
+
+/** The VpcId a vpcKey's subnets stand for (the one GetFunctionConfiguration shows). */
+function vpcIdOfKey(vpcKey: string): string {
+  return vpcIdFor((vpcKey.split('|')[0] ?? '').split(',').filter((s) => s !== ''));
 }
 
 function memoKey(step: Step): string | undefined {

@@ -137,6 +137,14 @@ export class ProcessDriver implements SandboxDriver {
   async retireWorker(workerId: string): Promise<void> {
     await this.options.isolation?.retireWorker(workerId);
   }
+
+  async attachEni(eniId: string, vpcId: string): Promise<void> {
+    await this.options.isolation?.attachEni(eniId, vpcId);
+  }
+
+  async deleteEni(eniId: string): Promise<void> {
+    await this.options.isolation?.deleteEni(eniId);
+  }
 }
 
 /** Where the code and the runtime clients are as the sandbox sees them (remapped with namespaces). */

@@ -21,6 +21,10 @@ export interface SandboxSpec {
   readonly ephemeralStorageMb?: number;
   /** The worker (cgroup parent) the sandbox is placed in; filled by the fleet from the create-sandbox step. */
   readonly workerId?: string;
+  /** A VPC function's VpcConfig as the placement core keys it (subnets `|` security groups). */
+  readonly vpcKey?: string;
+  /** The ENI the sandbox reaches its VPC through; filled by the fleet from the attached ENIs. */
+  readonly eniId?: string;
   readonly timeoutMs: number;
   readonly environment: Readonly<Record<string, string>>;
   readonly initializationType: 'on-demand' | 'provisioned-concurrency';
@@ -101,6 +105,10 @@ export interface SandboxDriver {
   provisionWorker?(workerId: string, capacityMb: number): Promise<void>;
   /** A worker was retired: its cgroup goes away. */
   retireWorker?(workerId: string): Promise<void>;
+  /** An ENI was attached (legacy: to a worker; Hyperplane: shared): drivers that can make it a real interface do. */
+  attachEni?(eniId: string, vpcId: string): Promise<void>;
+  /** An ENI was deleted. */
+  deleteEni?(eniId: string): Promise<void>;
 }
 
 /** Lambda's error document for a platform-side failure, as `{errorType, errorMessage}` JSON. */

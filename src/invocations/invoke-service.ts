@@ -122,6 +122,7 @@ export class InvokeService {
       handler: v.handler,
       codeDir: v.codeDir,
       memoryMb: v.memorySize,
+      ...(v.vpcKey !== undefined ? { vpcKey: v.vpcKey } : {}),
       ...(v.ephemeralStorageMb !== undefined ? { ephemeralStorageMb: v.ephemeralStorageMb } : {}),
       timeoutMs: v.timeout * 1000,
       environment: v.environment,

@@ -164,6 +164,8 @@ export interface IsolationSpec {
   readonly codeDir: string;
   readonly memoryMb: number;
   readonly ephemeralStorageMb?: number;
+  /** The ENI a VPC function's sandbox reaches its VPC through (sandbox-networks.ts). */
+  readonly eniId?: string;
 }
 
 /** Owns this lambkin instance's cgroups, uids, run directory and staged runtime; closed by the driver that uses it. */
@@ -287,6 +289,19 @@ export class Isolation {
     await (filled ? this.networks?.whenFilled() : this.networks?.start());
   }
 
+  /**
+   * Makes an ENI a real interface into its VPC where this machine allows (full isolation with ip and
+   * nft as root); elsewhere an ENI stays what the placement core counts, and VPC sandboxes get the
+   * network every sandbox gets.
+   */
+  async attachEni(eniId: string, vpcId: string): Promise<void> {
+    if (this.networks?.enisUsable) await this.networks.attachEni(eniId, vpcId);
+  }
+
+  async deleteEni(eniId: string): Promise<void> {
+    await this.networks?.deleteEni(eniId);
+  }
+
   /** Makes a worker a cgroup parent with its memory capacity. */
   provisionWorker(workerId: string, capacityMb: number): void {
     this.cgroups?.ensureWorker(workerId, capacityMb);
@@ -382,7 +397,8 @@ export class Isolation {
       socketDir,
       prepare: async (signal) => {
         if (scratch?.usable) disk = await scratch.acquire(tmpMb, signal);
-        if (networks) net = await networks.claim(signal);
+        const eniId = spec.eniId !== undefined && networks?.enisUsable ? spec.eniId : undefined;
+        if (networks) net = await networks.claim(signal, eniId);
       },
       inheritFds: () => inherited().map((f) => f.fd),
       spawned: () => {

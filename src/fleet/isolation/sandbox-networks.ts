@@ -19,6 +19,17 @@
  *   unreachable, as they are from a Lambda function outside a VPC; nothing can connect in. One nftables
  *   table per lambkin instance holds these rules (`ip lambkin_<block>`).
  *
+ * VPC functions (any mode, where ip and nft are available): each ENI the placement core attaches is a
+ * real veth pair. The VPC is a network namespace of its own, `lk<block>-<VpcId>` (find it with
+ * `ip netns list`), whose bridge `br0` holds 172.31.0.1/16 (the CIDR of AWS's default VPC); put a
+ * service there (`ip netns exec lk7-vpc-… <command>`) and the VPC's functions reach it. An ENI is
+ * `lk<block>e<n>` on the host, with an address of 172.31.16.0/20, and its peer is a port of `br0`. A
+ * sandbox of a VPC function gets a veth like `nat`'s, a policy rule sending everything it sends to
+ * its ENI's routing table (the VPC's CIDR through the ENI, nothing else: no internet, as a Lambda
+ * function in a VPC without a NAT gateway), and its traffic leaves masqueraded as the ENI's address,
+ * as the VPC sees a Lambda ENI's. Legacy ENIs (one per worker) and Hyperplane ENIs (one per subnets
+ * and security groups) differ only in how many the placement core attaches.
+ *
  * Address blocks are host-wide: each lambkin instance claims a /20 (1,024 sandboxes; slots are
  * recycled once their interface is gone) by creating `<claimsDir>/block-<n>` exclusively; a claim
  * whose process is gone is taken over, and its nftables table replaced.
@@ -40,6 +51,15 @@ export const UNREACHABLE_FROM_SANDBOXES = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.
 
 const BLOCKS = 1024;
 const SLOTS = 1024;
+/** ENIs per instance (their addresses: 172.31.16.0/20). */
+const ENIS = 4096;
+/** The VPC's side: the CIDR of AWS's default VPC, its bridge address, and where ENI addresses start. */
+export const VPC_CIDR = '172.31.0.0/16';
+export const VPC_ROUTER = '172.31.0.1';
+const ENI_BASE = ((172 << 24) >>> 0) + (31 << 16) + (16 << 8);
+/** Routing tables and rule priorities of block K: tables 0x10000 + K·ENIS + n, rules at 20000 + K. */
+const tableOf = (block: number, eni: number): number => 0x10000 + block * ENIS + eni;
+const rulePriority = (block: number): number => 20_000 + block;
 /** A fixed environment for the privileged helpers (the security contract: never a function's). */
 const HELPER_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' };
 
@@ -81,6 +101,8 @@ export interface SandboxNetwork {
   readonly gateway: string | undefined;
   /** `nat`: the host end's interface name. */
   readonly hostInterface: string | undefined;
+  /** The ENI whose VPC this sandbox reaches (VPC functions only). */
+  readonly eniId: string | undefined;
   /** Closes lambkin's fd (once the init has inherited it). Idempotent. */
   closeFd(): void;
   /** Closes the fd and removes the host end (freeing the address). Idempotent. */
@@ -142,6 +164,12 @@ export class SandboxNetworks {
   private block: Block | undefined;
   private readonly freeSlots: number[] = [];
   private started: Promise<void> | undefined;
+  private blockReady: Promise<Block> | undefined;
+  /** Attached ENIs by id. */
+  private readonly enis = new Map<string, { readonly index: number; readonly hostInterface: string; readonly address: string; readonly vpcNs: string }>();
+  private readonly freeEnis: number[] = Array.from({ length: ENIS }, (_, i) => i);
+  /** VPC namespaces made by this instance, by VpcId. */
+  private readonly vpcs = new Map<string, Promise<string>>();
   /** Holders not yet exited, with their exit (close() waits for them, so no process outlives it). */
   private readonly holders = new Map<ReturnType<typeof spawn>, Promise<void>>();
 
@@ -157,10 +185,15 @@ export class SandboxNetworks {
   /** Claims the address block and installs the rules (`nat`), then fills the pool in the background. */
   start(): Promise<void> {
     this.started ??= (async () => {
-      if (this.mode === 'nat') await this.setUpNat();
+      if (this.mode === 'nat') await this.ensureBlock();
       this.refill();
     })();
     return this.started;
+  }
+
+  /** Whether ENIs can be real interfaces here (ip and nft as root). */
+  get enisUsable(): boolean {
+    return natUnavailable(this.options, process.getuid?.() === 0) === undefined;
   }
 
   /** This instance's nftables table (`nat`), for tests and doctor. */
@@ -173,10 +206,15 @@ export class SandboxNetworks {
     return this.block ? `lk${this.block.index}x` : undefined;
   }
 
-  private async setUpNat(): Promise<void> {
+  private ensureBlock(): Promise<Block> {
+    this.blockReady ??= this.claimBlock();
+    return this.blockReady;
+  }
+
+  private async claimBlock(): Promise<Block> {
     const dir = this.options.claimsDir ?? DEFAULT_CLAIMS_DIR;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await removeDeadClaims(dir, this.options.nft);
+    await removeDeadClaims(dir, this.options.ip, this.options.nft);
     const start = Math.floor(Math.random() * BLOCKS);
     for (let i = 0; i < BLOCKS && !this.block; i++) {
       const index = (start + i) % BLOCKS;
@@ -188,23 +226,126 @@ export class SandboxNetworks {
         // taken by a live instance
       }
     }
-    if (!this.block) throw new Error('--sandbox-network nat: every address block of 100.64.0.0/10 is taken by running lambkin instances');
+    if (!this.block) throw new Error('sandbox networks: every address block of 100.64.0.0/10 is taken by running lambkin instances');
     for (let s = 0; s < SLOTS; s++) this.freeSlots.push(s);
     writeFileSync('/proc/sys/net/ipv4/ip_forward', '1\n');
-    await run(this.options.nft as string, ['-f', '-'], natRules(this.block.index));
+    await run(this.options.nft as string, ['-f', '-'], natRules(this.block.index, this.mode));
+    return this.block;
+  }
+
+  /**
+   * Attaches an ENI: a veth pair from the host into the VPC's namespace (made on first use), with
+   * its routing table. Idempotent per id.
+   */
+  async attachEni(eniId: string, vpcId: string): Promise<void> {
+    if (this.enis.has(eniId) || this.closed) return;
+    const block = await this.ensureBlock();
+    const index = this.freeEnis.shift();
+    if (index === undefined) throw new Error(`no more than ${ENIS} ENIs per lambkin instance`);
+    const vpcNs = await this.vpcNamespace(block, vpcId);
+    const hostInterface = `lk${block.index}e${index}`;
+    const peer = `e${index}`;
+    const address = ipv4(ENI_BASE + index);
+    const table = tableOf(block.index, index);
+    const ip = this.options.ip as string;
+    try {
+      await run(ip, ['-b', '-'], [
+        `link add ${hostInterface} type veth peer name ${peer} netns ${vpcNs}`,
+        `addr add ${address}/16 dev ${hostInterface} noprefixroute`,
+        `link set ${hostInterface} up`,
+        `route replace ${VPC_CIDR} dev ${hostInterface} src ${address} table ${table}`,
+        `route replace unreachable default table ${table}`,
+        '',
+      ].join('\n'));
+      await run(ip, ['-n', vpcNs, '-b', '-'], `link set ${peer} master br0\nlink set ${peer} up\n`);
+    } catch (err) {
+      await run(ip, ['link', 'del', hostInterface]).catch(() => undefined);
+      this.freeEnis.push(index);
+      throw err;
+    }
+    this.enis.set(eniId, { index, hostInterface, address, vpcNs });
+  }
+
+  /** The address an ENI has in its VPC (tests, the fleet view). */
+  eniAddress(eniId: string): string | undefined {
+    return this.enis.get(eniId)?.address;
+  }
+
+  /** The namespace of a VPC this instance made, by VpcId (undefined until an ENI of it was attached). */
+  async vpcNamespaceOf(vpcId: string): Promise<string | undefined> {
+    return this.vpcs.get(vpcId);
+  }
+
+  /** Deletes an ENI's interface and its routes (its sandboxes are gone by then). Idempotent. */
+  async deleteEni(eniId: string): Promise<void> {
+    const eni = this.enis.get(eniId);
+    if (!eni || !this.block) return;
+    this.enis.delete(eniId);
+    const ip = this.options.ip as string;
+    await run(ip, ['link', 'del', eni.hostInterface]).catch(() => undefined);
+    await run(ip, ['route', 'flush', 'table', String(tableOf(this.block.index, eni.index))]).catch(() => undefined);
+    this.freeEnis.push(eni.index);
+  }
+
+  private vpcNamespace(block: Block, vpcId: string): Promise<string> {
+    let ns = this.vpcs.get(vpcId);
+    if (!ns) {
+      const name = `lk${block.index}-${vpcId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+      ns = (async () => {
+        const ip = this.options.ip as string;
+        await run(ip, ['netns', 'add', name]);
+        await run(ip, ['-n', name, '-b', '-'], `link set lo up\nlink add br0 type bridge\naddr add ${VPC_ROUTER}/16 dev br0\nlink set br0 up\n`);
+        return name;
+      })();
+      this.vpcs.set(vpcId, ns);
+      ns.catch(() => this.vpcs.delete(vpcId));
+    }
+    return ns;
   }
 
   /**
    * A namespace for a sandbox: a ready one when the pool has one. Otherwise, at mode `none`,
    * undefined (the init unshares one itself, as fast as making one here); at `nat` one is made now.
    */
-  async claim(signal?: AbortSignal): Promise<SandboxNetwork | undefined> {
+  async claim(signal?: AbortSignal, eniId?: string): Promise<SandboxNetwork | undefined> {
     await this.start();
+    if (eniId !== undefined) return this.claimForEni(eniId, signal);
     const net = this.ready.shift();
     this.refill();
     if (net || this.mode === 'none') return net;
     signal?.throwIfAborted();
     return this.make();
+  }
+
+  /** A namespace with a veth whose traffic goes to the ENI's VPC only. */
+  private async claimForEni(eniId: string, signal?: AbortSignal): Promise<SandboxNetwork> {
+    const eni = this.enis.get(eniId);
+    if (!eni || !this.block) throw new Error(`ENI ${eniId} is not attached`);
+    let net = this.mode === 'nat' ? this.ready.shift() : undefined;
+    this.refill();
+    signal?.throwIfAborted();
+    net ??= await this.make(true);
+    const address = net.address as string;
+    const table = tableOf(this.block.index, eni.index);
+    const priority = rulePriority(this.block.index);
+    try {
+      await run(this.options.ip as string, ['rule', 'add', 'from', address, 'table', String(table), 'priority', String(priority)]);
+    } catch (err) {
+      await net.release();
+      throw err;
+    }
+    const base = net;
+    let released: Promise<void> | undefined;
+    return {
+      ...base,
+      eniId,
+      closeFd: () => base.closeFd(),
+      release: () =>
+        (released ??= (async () => {
+          await run(this.options.ip as string, ['rule', 'del', 'from', address, 'table', String(table), 'priority', String(priority)]).catch(() => undefined);
+          await base.release();
+        })()),
+    };
   }
 
   /** Resolves once the pool is full (benchmarks measure the cold path with it full). */
@@ -233,7 +374,7 @@ export class SandboxNetworks {
     else this.ready.push(net);
   }
 
-  private async make(): Promise<SandboxNetwork> {
+  private async make(veth = this.mode === 'nat'): Promise<SandboxNetwork> {
     const o = this.options;
     const holder = spawn(o.perl, ['-e', HOLDER_PERL, String(o.unshareSyscall), String(o.prctlSyscall), o.ip ?? 'ip'], { env: HELPER_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
     this.holders.set(holder, new Promise<void>((resolve) => holder.once('close', () => resolve())).then(() => void this.holders.delete(holder)));
@@ -253,7 +394,7 @@ export class SandboxNetworks {
       let address: string | undefined;
       let gateway: string | undefined;
       let hostInterface: string | undefined;
-      if (this.mode === 'nat' && this.block) {
+      if (veth && this.block) {
         slot = this.freeSlots.shift();
         if (slot === undefined) throw new Error('all 1,024 sandbox addresses of this instance are in use');
         const base = ((100 << 24) >>> 0) + (64 << 16) + this.block.index * 4 * SLOTS + slot * 4;
@@ -288,6 +429,7 @@ export class SandboxNetworks {
       address,
       gateway,
       hostInterface,
+      eniId: undefined,
       closeFd,
       release: () =>
         (released ??= (async () => {
@@ -315,38 +457,48 @@ export class SandboxNetworks {
     await Promise.all(this.holders.values());
     await this.started?.catch(() => undefined);
     await Promise.all(this.ready.splice(0).map((n) => n.release()));
+    await this.blockReady?.catch(() => undefined);
     if (this.block) {
-      await run(this.options.nft as string, ['delete', 'table', 'ip', `lambkin_${this.block.index}`]).catch(() => undefined);
+      for (const id of [...this.enis.keys()]) await this.deleteEni(id);
+      for (const ns of this.vpcs.values()) await run(this.options.ip as string, ['netns', 'del', await ns]).catch(() => undefined);
+      await removeBlock(this.block.index, this.options.ip, this.options.nft);
       rmSync(this.block.file, { force: true });
     }
   }
 }
 
-/** The nftables table of block `index`, replacing any table of that name (a dead instance's). */
-export function natRules(index: number): string {
+/**
+ * The nftables table of block `index`, replacing any table of that name (a dead instance's). At
+ * mode `none` only VPC sandboxes have a veth, and they may leave only through their ENI.
+ */
+export function natRules(index: number, mode: SandboxNetworkMode = 'nat'): string {
   const table = `lambkin_${index}`;
   const ifs = `"lk${index}x*"`;
+  const enis = `"lk${index}e*"`;
   const base = ipv4(((100 << 24) >>> 0) + (64 << 16) + index * 4 * SLOTS);
   return [
     `table ip ${table} {}`,
     `delete table ip ${table}`,
     `table ip ${table} {`,
     // Nothing of the host itself: lambkin's API, DNS or anything else listening on any address.
-    `  chain input { type filter hook input priority -10; policy accept; iifname ${ifs} drop; }`,
+    `  chain input { type filter hook input priority -10; policy accept; iifname ${ifs} drop; iifname ${enis} drop; }`,
     '  chain forward { type filter hook forward priority -10; policy accept;',
+    // Only VPC sandboxes are routed to an ENI (by their policy rule), and only there.
+    `    iifname ${ifs} oifname ${enis} accept`,
+    ...(mode === 'none' ? [`    iifname ${ifs} drop`] : []),
     `    iifname ${ifs} oifname "lk*" drop`,
     `    iifname ${ifs} ip daddr { ${UNREACHABLE_FROM_SANDBOXES.join(', ')} } drop`,
     `    oifname ${ifs} ct state established,related accept`,
     `    oifname ${ifs} drop`,
     '  }',
-    `  chain postrouting { type nat hook postrouting priority 100; policy accept; ip saddr ${base}/20 oifname != "lk*" masquerade; }`,
+    `  chain postrouting { type nat hook postrouting priority 100; policy accept; ip saddr ${base}/20 oifname ${enis} masquerade; ip saddr ${base}/20 oifname != "lk*" masquerade; }`,
     '}',
     '',
   ].join('\n');
 }
 
 /** Removes claims (and their tables) of instances that no longer run. */
-async function removeDeadClaims(dir: string, nft: string | undefined): Promise<void> {
+async function removeDeadClaims(dir: string, ip: string | undefined, nft: string | undefined): Promise<void> {
   for (const name of readdirSync(dir)) {
     const m = /^block-(\d+)$/.exec(name);
     if (!m) continue;
@@ -357,8 +509,31 @@ async function removeDeadClaims(dir: string, nft: string | undefined): Promise<v
       continue;
     }
     if (pid === process.pid || pidAlive(pid)) continue;
-    // Deleted before the claim goes, so no new owner of the block can lose its fresh table to this.
-    if (nft) await run(nft, ['delete', 'table', 'ip', `lambkin_${m[1]}`]).catch(() => undefined);
+    // Removed before the claim goes, so no new owner of the block can lose its fresh state to this.
+    await removeBlock(Number(m[1]), ip, nft);
     rmSync(join(dir, name), { force: true });
+  }
+}
+
+/** What block `index` installs on the host: its nftables table, its policy rules, its VPC namespaces. */
+async function removeBlock(index: number, ip: string | undefined, nft: string | undefined): Promise<void> {
+  if (nft) await run(nft, ['delete', 'table', 'ip', `lambkin_${index}`]).catch(() => undefined);
+  if (!ip) return;
+  // Each `ip rule del pref P` removes one rule of that priority; none are left when it fails.
+  for (let i = 0; i < SLOTS; i++) {
+    try {
+      await run(ip, ['rule', 'del', 'pref', String(rulePriority(index))]);
+    } catch {
+      break;
+    }
+  }
+  for (const ns of readdirSafe('/run/netns').filter((n) => n.startsWith(`lk${index}-`))) await run(ip, ['netns', 'del', ns]).catch(() => undefined);
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }
