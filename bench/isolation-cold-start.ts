@@ -53,6 +53,8 @@ async function main(): Promise<void> {
         const driver = drivers.get(l.name) as ProcessDriver;
         // A cold start takes a ready /tmp disk; refills happen in the background, between starts.
         await isolations.get(l.name)?.scratchReady();
+        // ... and a ready network namespace (made ahead; the cold path only joins one).
+        await isolations.get(l.name)?.networkReady(true);
         const t0 = performance.now();
         const sandbox = await driver.create({
           sandboxId: `bench-${++n}`,
