@@ -201,11 +201,6 @@ export class SandboxNetworks {
     return this.block ? `lambkin_${this.block.index}` : undefined;
   }
 
-  /** The interface name prefix of this instance's sandboxes (`nat`). */
-  get interfacePrefix(): string | undefined {
-    return this.block ? `lk${this.block.index}x` : undefined;
-  }
-
   private ensureBlock(): Promise<Block> {
     this.blockReady ??= this.claimBlock();
     return this.blockReady;
@@ -264,16 +259,6 @@ export class SandboxNetworks {
       throw err;
     }
     this.enis.set(eniId, { index, hostInterface, address, vpcNs });
-  }
-
-  /** The address an ENI has in its VPC (tests, the fleet view). */
-  eniAddress(eniId: string): string | undefined {
-    return this.enis.get(eniId)?.address;
-  }
-
-  /** The namespace of a VPC this instance made, by VpcId (undefined until an ENI of it was attached). */
-  async vpcNamespaceOf(vpcId: string): Promise<string | undefined> {
-    return this.vpcs.get(vpcId);
   }
 
   /** Deletes an ENI's interface and its routes (its sandboxes are gone by then). Idempotent. */
