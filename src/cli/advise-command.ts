@@ -20,6 +20,7 @@ import { advise, DEFAULT_CANDIDATES, renderAdvice, renderAdviceHtml, type Advise
 import { loadPrices } from '../simulator/prices.js';
 import { isSpecFileName, loadWorkload, WorkloadError, type ArrivalsSpec, type HandlerSpec } from '../simulator/workload.js';
 import { parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 export interface AdviseCommandOptions {
   /** A workload spec file (.yaml, .yml or .json), or a function name (then `endpoint` is required). */
@@ -48,6 +49,8 @@ export interface AdviseCommandOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
   /** Aborts a measurement (the CLI wires SIGINT/SIGTERM to it); the MemorySize is restored first. */
   readonly signal?: AbortSignal;
+  /** Paces polling and times the advice (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 /** Durations (ms) of the warm invocations in a LogType=Tail result. */
@@ -77,38 +80,27 @@ export interface MemoryMeasurement {
   readonly sdMs: number;
 }
 
-const abortable = (signal: AbortSignal | undefined, ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 /**
  * Polls GetFunctionConfiguration until LastUpdateStatus is no longer InProgress (lambkin applies most
  * updates at once, so usually one call); throws when it is Failed or after `timeoutMs`.
  */
-async function waitUpdated(lambda: LambdaClient, name: string, signal: AbortSignal | undefined, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitUpdated(lambda: LambdaClient, name: string, clock: Clock, signal: AbortSignal | undefined, timeoutMs = 60_000): Promise<void> {
+  const deadline = clock.now() + timeoutMs;
   for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
     const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: name }), signal ? { abortSignal: signal } : {});
     if (c.LastUpdateStatus === 'Failed') throw new Error(`update of ${name} failed: ${c.LastUpdateStatusReason ?? 'no reason given'}`);
     if (c.LastUpdateStatus !== 'InProgress') return;
-    if (Date.now() > deadline) throw new Error(`update of ${name} still InProgress after ${timeoutMs / 1000} s`);
-    await abortable(signal, delay);
+    if (clock.now() > deadline) throw new Error(`update of ${name} still InProgress after ${timeoutMs / 1000} s`);
+    await clock.sleep(delay, signal).catch(() => undefined); // an abort ends the wait early
     if (signal?.aborted) throw new AdviseInterrupted('interrupted');
   }
 }
 
-async function setMemory(lambda: LambdaClient, name: string, memoryMb: number, signal: AbortSignal | undefined): Promise<void> {
+async function setMemory(lambda: LambdaClient, name: string, memoryMb: number, clock: Clock, signal: AbortSignal | undefined): Promise<void> {
   // An update still in progress (ours or someone else's) would make this one a ResourceConflictException.
-  await waitUpdated(lambda, name, signal);
+  await waitUpdated(lambda, name, clock, signal);
   await lambda.send(new UpdateFunctionConfigurationCommand({ FunctionName: name, MemorySize: memoryMb }), signal ? { abortSignal: signal } : {});
-  await waitUpdated(lambda, name, signal);
+  await waitUpdated(lambda, name, clock, signal);
 }
 
 /**
@@ -118,12 +110,13 @@ async function setMemory(lambda: LambdaClient, name: string, memoryMb: number, s
  * also after an error or when `signal` aborts. Exported for tests.
  */
 export async function measureByMemory(
-  o: Pick<AdviseCommandOptions, 'target' | 'endpoint' | 'region' | 'credentials' | 'invocations' | 'signal'>,
+  o: Pick<AdviseCommandOptions, 'target' | 'endpoint' | 'region' | 'credentials' | 'invocations' | 'signal' | 'clock'>,
   candidates: readonly number[],
   log: (s: string) => void,
 ): Promise<{ originalMemoryMb: number; measurements: MemoryMeasurement[] }> {
   const lambda = new LambdaClient({ endpoint: o.endpoint, region: o.region ?? 'us-east-1', ...(o.credentials ? { credentials: o.credentials } : {}), maxAttempts: 2 });
   const signal = o.signal;
+  const clock = o.clock ?? realClock;
   const opts = signal ? { abortSignal: signal } : {};
   const interrupted = () => new AdviseInterrupted(`interrupted while measuring ${o.target}`);
   try {
@@ -143,7 +136,7 @@ export async function measureByMemory(
         if (signal?.aborted) throw interrupted();
         log(`advise: measuring ${o.target} at ${m} MB`);
         try {
-          await setMemory(lambda, o.target, m, signal);
+          await setMemory(lambda, o.target, m, clock, signal);
         } catch (err) {
           if (signal?.aborted) throw interrupted();
           log(`advise: cannot set MemorySize ${m}: ${(err as Error).message}; skipped`);
@@ -184,7 +177,7 @@ export async function measureByMemory(
     } finally {
       // Not under `signal`: after an interrupt the restore is exactly what must still happen.
       try {
-        await setMemory(lambda, o.target, original, undefined);
+        await setMemory(lambda, o.target, original, clock, undefined);
         log(`advise: MemorySize of ${o.target} restored to ${original} MB`);
       } catch (err) {
         const msg = `advise: could not restore MemorySize ${original} MB of ${o.target}: ${(err as Error).message}`;
@@ -259,6 +252,7 @@ export async function runAdviseCommand(o: AdviseCommandOptions): Promise<AdviseR
       profile: loadProfile(o.profile ?? 'aws-2019'),
       prices: loadPrices(),
       seed: o.seed,
+      wallClock: o.clock ?? realClock,
       ...(bar
         ? {
             onStep: (d: number, t: number) => {

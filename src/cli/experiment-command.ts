@@ -7,6 +7,7 @@ import { seedHelloZip, selectCases } from '../experiments/seed-cases.js';
 import { runSeedExperiment, totalInvocations, type CaseResult, type ExperimentOptions } from '../experiments/seed-experiment.js';
 import { renderHtml, renderTables, reportJson, type ReportMeta } from '../experiments/seed-report.js';
 import type { StartOptions } from './lambkin.js';
+import { realClock, timeoutSignal, type Clock } from '../util/clock.js';
 
 /** `lambkin experiment seed`'s options; those it passes through mean what they mean to the experiment. */
 export interface ExperimentCommandOptions
@@ -25,6 +26,8 @@ export interface ExperimentCommandOptions
   readonly serverOptions?: StartOptions;
   /** Where the result tables go. Default: process.stdout. */
   readonly stdout?: NodeJS.WritableStream;
+  /** The experiment's clock, and the embedded server's unless `serverOptions` names another (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 /** X-Ray's endpoint next to a Lambda endpoint: AWS has one host per service, lambkin serves both. */
@@ -36,9 +39,9 @@ export function xrayEndpointFor(lambdaEndpoint: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
-async function isLambkin(endpoint: string): Promise<boolean> {
+async function isLambkin(endpoint: string, clock: Clock): Promise<boolean> {
   try {
-    const r = await fetch(new URL('/lambkin/health', endpoint), { signal: AbortSignal.timeout(3000) });
+    const r = await fetch(new URL('/lambkin/health', endpoint), { signal: timeoutSignal(clock, 3000) });
     return r.ok;
   } catch {
     return false;
@@ -49,7 +52,8 @@ async function isLambkin(endpoint: string): Promise<boolean> {
 export async function runExperimentCommand(o: ExperimentCommandOptions): Promise<{ results: CaseResult[]; outDir: string }> {
   const out = o.stdout ?? process.stdout;
   const cases = selectCases(o.cases);
-  const startedAt = new Date().toISOString();
+  const clock = o.serverOptions?.clock ?? o.clock ?? realClock;
+  const startedAt = new Date(clock.now()).toISOString();
   let endpoint = o.endpoint;
   let stopServer: (() => Promise<void>) | undefined;
   let dataDir: string | undefined;
@@ -68,13 +72,14 @@ export async function runExperimentCommand(o: ExperimentCommandOptions): Promise
       // Emulate a cloud-sized host: reservations, not resident memory (ten 3008 MB sandboxes need ten workers).
       hostMemoryMb: 1_000_000,
       log: () => {},
+      clock,
       ...o.serverOptions,
     });
     endpoint = server.url;
     stopServer = () => server.close();
   }
   const target = endpoint as string;
-  const local = embedded || (await isLambkin(target));
+  const local = embedded || (await isLambkin(target, clock));
   const bar = o.progress ? new cliProgress.SingleBar({ format: ' {bar} {value}/{total} invocations | {label}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(totalInvocations({ cases, repeat: o.repeat }), 0, { label: 'starting' });
   let results: CaseResult[];
@@ -106,6 +111,7 @@ export async function runExperimentCommand(o: ExperimentCommandOptions): Promise
       traceWaitMs: o.traceWaitMs,
       onProgress: (done, _total, label) => bar?.update(done, { label }),
       ...(o.signal ? { signal: o.signal } : {}),
+      clock,
     });
   } finally {
     bar?.stop();
@@ -118,7 +124,7 @@ export async function runExperimentCommand(o: ExperimentCommandOptions): Promise
     ...(embedded ? { timeScale: o.timeScale, profile, vpcMode: 'legacy' } : {}),
     repeat: o.repeat,
     startedAt,
-    finishedAt: new Date().toISOString(),
+    finishedAt: new Date(clock.now()).toISOString(),
   };
   const outDir = resolve(o.out);
   mkdirSync(outDir, { recursive: true });

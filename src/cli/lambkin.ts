@@ -46,6 +46,10 @@ const pkg = createRequire(import.meta.url)('../../../package.json') as { version
 export interface StartOptions extends ServerOptionsInput {
   /** Replaces the process driver (tests of the layers above the fleet). */
   readonly driver?: SandboxDriver;
+  /**
+   * The one clock everything below reads and sets timers on (default: the real clock). A `driver`
+   * given here must run on the same clock: its deadlines come from this one.
+   */
   readonly clock?: Clock;
   /** Operational messages (start-up notes, dropped events, internal errors). Default: stderr. */
   readonly log?: (line: string) => void;
@@ -99,7 +103,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
 
-  const db = openDatabase(join(dataDir, 'lambkin.db'), eventQueueMigrations);
+  const db = openDatabase(join(dataDir, 'lambkin.db'), eventQueueMigrations, { clock });
   // What start-up has opened, closed in reverse order when a later step fails (an --isolation this
   // machine lacks, a port in use), so that a failed start leaves no socket, timer or cgroup behind.
   const opened: (() => unknown)[] = [() => db.close()];
@@ -108,9 +112,9 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     throw err;
   };
   const code = new CodeStore(dataDir);
-  const hostKeys = new HostCredentials(db, () => clock.now());
+  const hostKeys = new HostCredentials(db, clock);
   const sandboxKeys = new SandboxCredentials();
-  const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode) });
+  const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode), now: () => new Date(clock.now()) });
   const concurrency = new ConcurrencyStore(db);
   const keepAlive = options.keepAlivePolicy === 'fixed' ? undefined : createKeepAlivePolicy(parseKeepAliveSpec(options.keepAlivePolicy));
   const workerManager = new WorkerManager({
@@ -190,6 +194,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       initTimeoutMs: options.initTimeoutMs,
       python: options.python,
       sandboxIdentity,
+      clock,
       extraEnv: {
         AWS_XRAY_DAEMON_ADDRESS: xrayDaemon.address,
         _AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1',
@@ -198,7 +203,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       },
       substituteNote: (runtime) => {
         const python = runtime.startsWith('python') ? localPythonVersion(options.python) : undefined;
-        return substituteNote(runtime, new Date(), { node: process.version, ...(python ? { python } : {}) });
+        return substituteNote(runtime, new Date(clock.now()), { node: process.version, ...(python ? { python } : {}) });
       },
     });
   const fleet: Fleet = new Fleet({
@@ -206,6 +211,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     // Called only once sandboxes start, after `invoker` below is initialised.
     specFor: (step): SandboxSpec => invoker.specFor(step),
     delays,
+    clock,
     onBackgroundError: (step, err) => log(`lambkin: ${step.kind} failed: ${String(err)}`),
   });
   opened.push(() => fleet.close());
@@ -285,7 +291,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   });
   opened.push(() => queue.close());
 
-  const startedAt = Date.now();
+  const startedAt = clock.now();
   const onInternalError = (err: unknown) => log(`lambkin: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   const authDeps = { hostKeys, sandboxKeys, clock, defaultRegion: options.defaultRegion };
   // The Lambda and X-Ray APIs: the host API serves them (with lambkin's own endpoints), and so does the sandbox-facing endpoint.
@@ -298,7 +304,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
       }),
       reservedConcurrency: (caller, name) => concurrency.reserved(caller, name),
     }),
-    ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency }),
+    ...concurrencyRoutes({ registry, store: concurrency, controller, accountConcurrency: options.accountConcurrency, clock }),
     ...invokeRoutes({ registry, invoker, queue, invocable: invocableNow }),
     ...xrayRoutes({ store: traceStore, clock }),
   ];
@@ -307,11 +313,13 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     port: options.port,
     defaultRegion: options.defaultRegion,
     onInternalError,
+    clock,
     authenticate: authenticator(options.auth, authDeps),
     routes: [
       ...apiRoutes,
       ...adminRoutes({
         startedAt,
+        clock,
         version: pkg.version,
         fleetView: () => workerManager.view(),
         zipPath: (hex) => {
@@ -323,7 +331,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
     ],
   }).catch(failStart);
   opened.push(() => http.close());
-  const sandboxApi = { host: '127.0.0.1', port: 0, defaultRegion: options.defaultRegion, onInternalError, authenticate: authenticator('sandbox', authDeps), routes: apiRoutes };
+  const sandboxApi = { host: '127.0.0.1', port: 0, defaultRegion: options.defaultRegion, onInternalError, clock, authenticate: authenticator('sandbox', authDeps), routes: apiRoutes };
   const sandboxTcp = await HttpServer.start(sandboxApi).catch(failStart);
   opened.push(() => sandboxTcp.close());
   const sandboxUnix = awsSocket ? await HttpServer.start({ ...sandboxApi, socketPath: awsSocket }).catch(failStart) : undefined;

@@ -1,6 +1,7 @@
 import { createReadStream, existsSync, statSync, watch } from 'node:fs';
 import { dirname } from 'node:path';
 import { LogStore, logsDir } from '../invocations/log-store.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 /** Whose logs `lambkin logs` shows, from which data dir, and where to. */
 export interface LogsCommandOptions {
@@ -14,6 +15,8 @@ export interface LogsCommandOptions {
   readonly out?: NodeJS.WritableStream;
   /** Ends following. */
   readonly signal?: AbortSignal;
+  /** Paces the periodic re-read while following (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 /** Prints a function's log file, and with `follow` keeps printing what is appended. */
@@ -35,26 +38,29 @@ export async function showLogs(o: LogsCommandOptions): Promise<void> {
   await copy();
   if (!o.follow) return;
   if (o.signal?.aborted) return;
-  await new Promise<void>((resolve) => {
-    let busy = Promise.resolve();
-    // A failed read (the file replaced meanwhile) must not stop the chain: the next change or tick retries it.
-    const onChange = () => (busy = busy.then(copy).catch(() => undefined));
-    const timer = setInterval(onChange, 1000); // the directory may not exist yet; also covers missed events
-    let watcher: ReturnType<typeof watch> | undefined;
+  const clock = o.clock ?? realClock;
+  const stop = new AbortController();
+  o.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  let busy = Promise.resolve();
+  // A failed read (the file replaced meanwhile) must not stop the chain: the next change or tick retries it.
+  const onChange = () => (busy = busy.then(copy).catch(() => undefined));
+  let watcher: ReturnType<typeof watch> | undefined;
+  try {
+    watcher = watch(dirname(file), onChange);
+    watcher.on('error', () => watcher?.close()); // e.g. the directory removed; the ticks go on
+  } catch {
+    // created later; the ticks pick it up
+  }
+  // A read every second: the directory may not exist yet; also covers missed events. Without a
+  // signal this follows until the process ends.
+  for (;;) {
     try {
-      watcher = watch(dirname(file), onChange);
-      watcher.on('error', () => watcher?.close()); // e.g. the directory removed; the interval goes on
+      await clock.sleep(1000, stop.signal);
     } catch {
-      // created later; the interval picks it up
+      break; // aborted
     }
-    o.signal?.addEventListener(
-      'abort',
-      () => {
-        clearInterval(timer);
-        watcher?.close();
-        void busy.then(resolve);
-      },
-      { once: true },
-    );
-  });
+    void onChange();
+  }
+  watcher?.close();
+  await busy;
 }

@@ -11,6 +11,7 @@ import { renderSimulation, renderSimulationHtml, simulationJson, type LabelledRe
 import { runSeedPreset, seedCasesJson, seedPresetRuns } from '../simulator/seed-preset.js';
 import { defaultDurationMs, loadWorkload, specFunctions, vpcKeyFor, WorkloadError } from '../simulator/workload.js';
 import { parseKeepAliveSpec, type KeepAliveConfig } from '../worker-manager/keep-alive.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 export interface SimulateCommandOptions {
   /** `seed-2019`, `azure-sample` or `bench`. */
@@ -38,6 +39,8 @@ export interface SimulateCommandOptions {
   readonly progress: boolean;
   readonly stdout?: NodeJS.WritableStream;
   readonly stderr?: NodeJS.WritableStream;
+  /** Times the run and stamps the report (default: the real clock); simulated time is the simulator's own. */
+  readonly clock?: Clock;
 }
 
 function prepare(o: SimulateCommandOptions): { w: PreparedWorkload; keepAlive?: KeepAliveConfig } {
@@ -102,6 +105,7 @@ export async function runSimulateCommand(o: SimulateCommandOptions): Promise<unk
         timeScale: o.timeScale ?? 1,
         seed: o.seed,
         prices,
+        wallClock: o.clock ?? realClock,
         ...(bar ? { onProgress: (t: number, n: number) => bar.update(Math.min(Math.ceil(durationMs / 60_000), Math.floor(t / 60_000)), { inv: n.toLocaleString('en-US') }) } : {}),
       });
     } finally {
@@ -121,8 +125,9 @@ export async function runSimulateCommand(o: SimulateCommandOptions): Promise<unk
 
 function seed2019(o: SimulateCommandOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): unknown {
   const repeat = o.repeat ?? 100;
-  const started = performance.now();
-  const startedAt = new Date().toISOString();
+  const clock = o.clock ?? realClock;
+  const started = clock.monotonic();
+  const startedAt = new Date(clock.now()).toISOString();
   const bar = o.progress && !o.json ? new cliProgress.SingleBar({ format: 'seed-2019 [{bar}] {percentage}% | {value}/{total} runs of ten', stream: err }, cliProgress.Presets.shades_classic) : undefined;
   bar?.start(seedPresetRuns({ repeat }), 0);
   let r;
@@ -131,9 +136,9 @@ function seed2019(o: SimulateCommandOptions, out: NodeJS.WritableStream, err: No
   } finally {
     bar?.stop();
   }
-  const wallSeconds = (performance.now() - started) / 1000;
+  const wallSeconds = (clock.monotonic() - started) / 1000;
   const json = { workload: 'seed-2019', seed: o.seed, repeat, invocations: r.invocations, wallSeconds, cases: seedCasesJson(r.cases) };
-  const meta: ReportMeta = { endpoint: 'lambkin simulate', embedded: true, timeScale: 1, profile: o.profile ?? 'aws-2019', vpcMode: 'legacy', repeat, startedAt, finishedAt: new Date().toISOString() };
+  const meta: ReportMeta = { endpoint: 'lambkin simulate', embedded: true, timeScale: 1, profile: o.profile ?? 'aws-2019', vpcMode: 'legacy', repeat, startedAt, finishedAt: new Date(clock.now()).toISOString() };
   if (o.json) out.write(`${JSON.stringify(json, null, 2)}\n`);
   else out.write(`${renderSeedTables(r.cases, meta).replace('lambkin experiment seed — embedded lambkin', 'lambkin simulate --preset seed-2019 (simulator)')}\n`);
   if (o.html) writeFileSync(o.html, renderSeedHtml(r.cases, meta));

@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-lambda';
 import { GetTraceSummariesCommand, XRayClient, type TraceSummary } from '@aws-sdk/client-xray';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { realClock, type Clock } from '../util/clock.js';
 import { FUNCTIONS_PER_CASE, type SeedCase } from './seed-cases.js';
 
 export type { CaseResult, RunResult } from './seed-results.js';
@@ -52,6 +52,8 @@ export interface ExperimentOptions {
   readonly traceWaitMs: number;
   readonly onProgress?: (done: number, total: number, label: string) => void;
   readonly signal?: AbortSignal;
+  /** For the trace search's time window and the polls' pacing: the embedded server's (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 /** Invocations a run of `o` makes (for progress bars). */
@@ -96,7 +98,8 @@ async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIn
   const names = Array.from({ length: FUNCTIONS_PER_CASE }, (_, i) => `lambkin-seed-${tag}-c${c.id}-${memoryMb}-${i + 1}`);
   const created: string[] = [];
   const arns = new Map<string, string>();
-  const startedAt = new Date(Date.now() - 60_000);
+  const clock = o.clock ?? realClock;
+  const startedAt = new Date(clock.now() - 60_000);
   const before = await o.fleetCounters?.();
   try {
     for (const name of names) {
@@ -129,7 +132,7 @@ async function runTen(o: ExperimentOptions, c: SeedCase, memoryMb: number, runIn
   }
   const after = await o.fleetCounters?.();
   try {
-    const summaries = await readSummaries(xray, [...arns.keys()], startedAt, o.traceWaitMs, o.signal);
+    const summaries = await readSummaries(xray, [...arns.keys()], startedAt, o.traceWaitMs, clock, o.signal);
     const durationsMs: number[] = [];
     const narrow: (boolean | undefined)[] = [];
     for (const arn of arns.keys()) {
@@ -158,15 +161,16 @@ async function readSummaries(
   arns: readonly string[],
   since: Date,
   waitMs: number,
+  clock: Clock,
   signal?: AbortSignal,
 ): Promise<Map<string, TraceSummary>> {
   const found = new Map<string, TraceSummary>();
-  const deadline = Date.now() + waitMs;
+  const deadline = clock.now() + waitMs;
   for (let attempt = 0; ; attempt++) {
     let token: string | undefined;
     do {
       const page = await xray.send(
-        new GetTraceSummariesCommand({ StartTime: since, EndTime: new Date(Date.now() + 60_000), NextToken: token }),
+        new GetTraceSummariesCommand({ StartTime: since, EndTime: new Date(clock.now() + 60_000), NextToken: token }),
         { abortSignal: signal },
       );
       for (const s of page.TraceSummaries ?? []) {
@@ -178,8 +182,8 @@ async function readSummaries(
       }
       token = page.NextToken;
     } while (token);
-    if (found.size >= arns.length || Date.now() >= deadline) return found;
+    if (found.size >= arns.length || clock.now() >= deadline) return found;
     // X-Ray makes traces searchable a few seconds after they end; back off up to 5 s between polls.
-    await sleep(Math.min(5000, 250 * 2 ** attempt), undefined, signal ? { signal } : {});
+    await clock.sleep(Math.min(5000, 250 * 2 ** attempt), signal);
   }
 }

@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   SandboxInitError,
   errorDocument,
@@ -9,6 +8,7 @@ import {
   type SandboxSpec,
   type SandboxState,
 } from './sandbox-driver.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 /** A handler the fake runs in memory, keyed by the function's Handler string. */
 export interface FakeHandler {
@@ -29,12 +29,21 @@ export class FakeDriver implements SandboxDriver {
   readonly created: SandboxSpec[] = [];
   private readonly live = new Set<FakeSandbox>();
 
-  constructor(private readonly handlers: Readonly<Record<string, FakeHandler>>) {}
+  private readonly clock: Clock;
+
+  /** `options.clock` times init and invocations and enforces deadlines (default: the real clock). */
+  constructor(
+    private readonly handlers: Readonly<Record<string, FakeHandler>>,
+    options: { readonly clock?: Clock } = {},
+  ) {
+    this.clock = options.clock ?? realClock;
+  }
 
   async create(spec: SandboxSpec, signal?: AbortSignal): Promise<SandboxHandle> {
     signal?.throwIfAborted();
     const handler = this.handlers[spec.handler];
-    const started = performance.now();
+    const clock = this.clock;
+    const started = clock.monotonic();
     if (!handler) {
       const msg = `${spec.handler} is undefined or not exported`;
       throw new SandboxInitError('Runtime.HandlerNotFound', errorDocument('Runtime.HandlerNotFound', msg), 0, []);
@@ -43,10 +52,10 @@ export class FakeDriver implements SandboxDriver {
       await handler.init?.(spec);
     } catch (err) {
       const e = err as Error;
-      throw new SandboxInitError(e.name, errorDocument(e.name, e.message), performance.now() - started, []);
+      throw new SandboxInitError(e.name, errorDocument(e.name, e.message), clock.monotonic() - started, []);
     }
     this.created.push(spec);
-    const s = new FakeSandbox(spec, handler, performance.now() - started, () => this.live.delete(s));
+    const s = new FakeSandbox(spec, handler, clock, clock.monotonic() - started, () => this.live.delete(s));
     this.live.add(s);
     return s;
   }
@@ -64,6 +73,7 @@ class FakeSandbox implements SandboxHandle {
   constructor(
     private readonly spec: SandboxSpec,
     private readonly handler: FakeHandler,
+    private readonly clock: Clock,
     readonly initDurationMs: number,
     private readonly onStop: () => void,
   ) {}
@@ -76,11 +86,15 @@ class FakeSandbox implements SandboxHandle {
     if (this.state !== 'idle') throw new Error(`sandbox ${this.id} is ${this.state}, not idle`);
     this.state = 'busy';
     const logs: string[] = [];
-    const started = performance.now();
-    const common = () => ({ durationMs: performance.now() - started, maxMemoryUsedMb: 1, logs });
+    const clock = this.clock;
+    const started = clock.monotonic();
+    const common = () => ({ durationMs: clock.monotonic() - started, maxMemoryUsedMb: 1, logs });
     // Ends the deadline timer and the abort listener, whichever way the invocation ends.
     const done = new AbortController();
-    const timer = delay(Math.max(0, inv.deadlineMs - Date.now()), 'timeout' as const, { signal: done.signal }).catch(() => 'cancelled' as const);
+    const timer = clock.sleep(Math.max(0, inv.deadlineMs - clock.now()), done.signal).then(
+      () => 'timeout' as const,
+      () => 'cancelled' as const,
+    );
     const aborted = new Promise<'aborted'>((resolve) => {
       if (signal?.aborted) resolve('aborted');
       signal?.addEventListener('abort', () => resolve('aborted'), { once: true, signal: done.signal });

@@ -1,5 +1,6 @@
 import { vpcIdFor } from '../functions/registry.js';
 import type { Step } from '../worker-manager/types.js';
+import { realClock, type Clock } from '../util/clock.js';
 import type { SandboxDriver, SandboxHandle, SandboxSpec } from './sandbox-driver.js';
 
 type StepOf<K extends Step['kind']> = Extract<Step, { kind: K }>;
@@ -16,6 +17,8 @@ export interface FleetOptions {
   /** Builds the sandbox spec for a create-sandbox step (the function version behind its versionKey). */
   readonly specFor: (step: StepOf<'create-sandbox'>) => SandboxSpec;
   readonly delays?: StepDelays;
+  /** Waits out the delays (default: the real clock). */
+  readonly clock?: Clock;
   /** Failures of background steps (stops), which have nobody else to report to. */
   readonly onBackgroundError?: (step: Step, err: unknown) => void;
 }
@@ -93,7 +96,7 @@ export class Fleet {
 
   private async run(step: Step, signal?: AbortSignal): Promise<unknown> {
     const delay = this.options.delays?.delayFor(step) ?? 0;
-    if (delay > 0) await abortableDelay(delay, signal);
+    if (delay > 0) await (this.options.clock ?? realClock).sleep(delay, signal);
     switch (step.kind) {
       case 'provision-worker':
         // With isolation the worker becomes a cgroup parent holding its capacity.
@@ -157,19 +160,4 @@ function memoKey(step: Step): string | undefined {
     default:
       return undefined;
   }
-}
-
-function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

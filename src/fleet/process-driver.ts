@@ -3,7 +3,7 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
-import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RuntimeApiServer } from './runtime-api-server.js';
 import {
   SandboxInitError,
@@ -21,6 +21,7 @@ import { encodePlan, initCommand, LAUNCHER_ENV, parseInitStatus } from './isolat
 import { resolveInterpreter } from './interpreters.js';
 import { RUNTIME_API_SOCKET, sandboxNetworkEnv } from './isolation/relay.js';
 import { join } from 'node:path';
+import { realClock, type Clock } from '../util/clock.js';
 
 const NODE_BOOTSTRAP = fileURLToPath(new URL('../runtimes/node/bootstrap.js', import.meta.url));
 const PYTHON_BOOTSTRAP = fileURLToPath(new URL('../runtimes/python/bootstrap.py', import.meta.url));
@@ -46,6 +47,12 @@ export interface ProcessDriverOptions {
   readonly freezeIdle?: boolean;
   /** Per-sandbox AWS credentials and endpoint: issued when a sandbox starts, revoked when it stops. */
   readonly sandboxIdentity?: SandboxIdentity;
+  /**
+   * Times init and invocations and enforces the init timeout and invocation deadlines (default: the
+   * real clock). Deadlines come from the invoking side's clock, so this must be the same one. Waits for
+   * the kernel (a process to die) are on the real clock whatever this is.
+   */
+  readonly clock?: Clock;
 }
 
 /**
@@ -262,6 +269,7 @@ class ProcessSandbox implements SandboxHandle {
   private pending: string[] = [];
   private maxMemoryMb = 0;
   private stopping: Promise<void> | undefined;
+  private readonly clock: Clock;
 
   constructor(
     private readonly spec: SandboxSpec,
@@ -269,6 +277,7 @@ class ProcessSandbox implements SandboxHandle {
     private readonly options: ProcessDriverOptions,
     private readonly box: IsolatedSandbox,
   ) {
+    this.clock = options.clock ?? realClock;
     this.exited = new Promise((r) => (this.resolveExit = r));
     void this.exited.then((e) => this.onExit?.(e));
   }
@@ -282,7 +291,7 @@ class ProcessSandbox implements SandboxHandle {
   }
 
   async start(signal?: AbortSignal): Promise<void> {
-    const started = performance.now();
+    const started = this.clock.monotonic();
     const box = this.box;
     const paths = box.runtimeDir ? { taskRoot: box.taskRoot, runtimeDir: box.runtimeDir } : undefined;
     const cmd = buildCommand(this.spec, this.options.python, paths);
@@ -335,10 +344,14 @@ class ProcessSandbox implements SandboxHandle {
       void statusDone.then(() => this.markExited(parseInitStatus(status) ?? { code, signal: sig }));
     });
 
-    const initTimeout = AbortSignal.timeout(this.options.initTimeoutMs);
+    const initTimer = new AbortController();
+    const cancelInitTimer = this.clock.setTimer(this.clock.now() + this.options.initTimeoutMs, () =>
+      initTimer.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+    );
+    const initTimeout = initTimer.signal;
     const waitSignal = signal ? AbortSignal.any([signal, initTimeout]) : initTimeout;
     const failed = (errorType: string, message: string) =>
-      new SandboxInitError(errorType, errorDocument(errorType, message), performance.now() - started, this.collect());
+      new SandboxInitError(errorType, errorDocument(errorType, message), this.clock.monotonic() - started, this.collect());
     try {
       const outcome = await Promise.race([
         this.api.waitForInit(waitSignal).then(() => 'ready' as const),
@@ -354,7 +367,7 @@ class ProcessSandbox implements SandboxHandle {
       if (typeof e.errorType === 'string' && Buffer.isBuffer(e.payload)) {
         await Promise.race([this.exited, nextTurn()]);
         await nextTurn();
-        throw new SandboxInitError(e.errorType, e.payload, performance.now() - started, this.collect());
+        throw new SandboxInitError(e.errorType, e.payload, this.clock.monotonic() - started, this.collect());
       }
       if (initTimeout.aborted) {
         const secs = (this.options.initTimeoutMs / 1000).toFixed(2);
@@ -362,8 +375,10 @@ class ProcessSandbox implements SandboxHandle {
         throw new InitTimeoutError(e.errorType, e.payload, e.initDurationMs, e.logs);
       }
       throw err;
+    } finally {
+      cancelInitTimer();
     }
-    this.initDurationMs = performance.now() - started;
+    this.initDurationMs = this.clock.monotonic() - started;
     this.initLogs = this.collect();
     this.state = 'idle';
   }
@@ -430,12 +445,13 @@ class ProcessSandbox implements SandboxHandle {
       this.state = 'failed';
       throw err;
     }
-    const started = performance.now();
+    const clock = this.clock;
+    const started = clock.monotonic();
     const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new Error('timeout')), Math.max(0, inv.deadlineMs - Date.now()));
+    const cancelTimer = clock.setTimer(inv.deadlineMs, () => timeout.abort(new Error('timeout')));
     const aborts = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
     const common = () => ({
-      durationMs: performance.now() - started,
+      durationMs: clock.monotonic() - started,
       maxMemoryUsedMb: this.readPeak(),
       logs: this.collect(),
     });
@@ -466,14 +482,14 @@ class ProcessSandbox implements SandboxHandle {
         const secs = (this.spec.timeoutMs / 1000).toFixed(2);
         this.readPeak();
         await this.kill();
-        this.pending.push(`${new Date().toISOString()} ${inv.requestId} Task timed out after ${secs} seconds`);
+        this.pending.push(`${new Date(clock.now()).toISOString()} ${inv.requestId} Task timed out after ${secs} seconds`);
         const msg = `RequestId: ${inv.requestId} Error: Task timed out after ${secs} seconds`;
         return { kind: 'error', errorType: 'Sandbox.Timedout', payload: errorDocument('Sandbox.Timedout', msg), fatal: true, ...common() };
       }
       throw err;
     } finally {
       this.onExit = undefined;
-      clearTimeout(timer);
+      cancelTimer();
     }
   }
 
@@ -517,7 +533,8 @@ class ProcessSandbox implements SandboxHandle {
         // already gone
       }
       const bound = new AbortController();
-      await Promise.race([this.exited, delay(2000, undefined, { signal: bound.signal }).catch(() => undefined)]);
+      // Real time, whatever the driver's clock: the grace is for a real process to exit.
+      await Promise.race([this.exited, realClock.sleep(2000, bound.signal).catch(() => undefined)]);
       bound.abort();
     }
     try {

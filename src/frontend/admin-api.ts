@@ -1,11 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import type { Route } from './http-server.js';
 import { awsError } from '../errors/catalogue.js';
+import type { Clock } from '../util/clock.js';
 
 /** What the admin endpoints read. */
 export interface AdminDeps {
-  /** When the server started (epoch ms), for the health check's uptime. */
+  /** When the server started (epoch ms on `clock`), for the health check's uptime. */
   readonly startedAt: number;
+  readonly clock: Clock;
   /** lambkin's package version. */
   readonly version: string;
   /** The worker manager's fleet snapshot. */
@@ -25,7 +27,7 @@ export function adminRoutes(d: AdminDeps): Route[] {
       open: true,
       handler: () => ({
         status: 200,
-        body: { status: 'ok', version: d.version, uptimeMs: Date.now() - d.startedAt, ...d.stats() },
+        body: { status: 'ok', version: d.version, uptimeMs: d.clock.now() - d.startedAt, ...d.stats() },
       }),
     },
     { method: 'GET', pattern: '/lambkin/v1/fleet', handler: () => ({ status: 200, body: d.fleetView() }) },

@@ -13,6 +13,7 @@ import { formatLastModified, type FunctionRegistry } from '../functions/registry
 import type { ConcurrencyStore, ProvisionedConfig } from '../functions/concurrency-store.js';
 import type { ConcurrencyController } from '../invocations/provisioned.js';
 import { parseJsonBody, plainFunctionName } from './lambda-requests.js';
+import type { Clock } from '../util/clock.js';
 
 /** What the concurrency routes read and change. */
 export interface ConcurrencyApiDeps {
@@ -21,8 +22,8 @@ export interface ConcurrencyApiDeps {
   readonly controller: ConcurrencyController;
   /** `--account-concurrency`. */
   readonly accountConcurrency: number;
-  /** Wall clock for LastModified (default: the real one). */
-  readonly now?: () => Date;
+  /** The server's clock, for LastModified. */
+  readonly clock: Clock;
 }
 
 /** The smallest unreserved pool AWS allows (100 of 1000), scaled for small account limits. */
@@ -57,7 +58,7 @@ const PC = '/2019-09-30/functions/:name/provisioned-concurrency';
 export function concurrencyRoutes(d: ConcurrencyApiDeps): Route[] {
   const r = d.registry;
   const store = d.store;
-  const now = d.now ?? (() => new Date());
+  const now = () => new Date(d.clock.now());
   const min = minimumUnreserved(d.accountConcurrency);
 
   /** The function named in the path (no qualifier), which must exist: ResourceNotFoundException otherwise. */

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { applyMigrations, statementCache, type Database, type Migration, type StatementCache } from '../store/database.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 export const credentialMigrations: readonly Migration[] = [
   {
@@ -68,10 +69,10 @@ export class HostCredentials {
 
   constructor(
     db: Database,
-    /** Creation time (epoch ms); the server passes its clock's. */
-    private readonly now: () => number = () => Date.now(),
+    /** For creation times; the server passes its own. */
+    private readonly clock: Clock = realClock,
   ) {
-    applyMigrations(db, credentialMigrations);
+    applyMigrations(db, credentialMigrations, clock);
     this.sql = statementCache(db);
   }
 
@@ -82,7 +83,7 @@ export class HostCredentials {
       accessKeyId: newAccessKeyId('AKIA'),
       secretAccessKey: newSecretAccessKey(),
       account,
-      createdAt: new Date(this.now()).toISOString(),
+      createdAt: new Date(this.clock.now()).toISOString(),
     };
     this.sql('INSERT INTO host_credentials (access_key_id, secret_access_key, account, created_at) VALUES (?, ?, ?, ?)').run(
       c.accessKeyId,

@@ -8,6 +8,7 @@ import { AwsError, awsError } from '../errors/catalogue.js';
 import type { Caller } from '../functions/names.js';
 import { callerFrom } from './identity.js';
 import type { Authenticate } from './authenticator.js';
+import { realClock, type Clock } from '../util/clock.js';
 
 /** What a route handler sees of one request. */
 export interface RequestContext {
@@ -139,6 +140,8 @@ export interface HttpServerOptions {
    * throws the AwsError to answer with. Default: no verification (identity.ts's `callerFrom`).
    */
   readonly authenticate?: Authenticate;
+  /** Stamps each request's arrival ({@link RequestContext.receivedAt}); default: the real clock. */
+  readonly clock?: Clock;
 }
 
 /**
@@ -225,7 +228,7 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const receivedAt = Date.now();
+    const receivedAt = (this.options.clock ?? realClock).now();
     const requestId = randomUUID();
     const method = req.method ?? 'GET';
     const abort = new AbortController();

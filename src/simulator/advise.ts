@@ -8,6 +8,7 @@
 import type { LatencyProfile } from '../profiles/latency-profile.js';
 import type { KeepAliveConfigInput } from '../worker-manager/keep-alive.js';
 import { simulate } from './engine.js';
+import { realClock, type Clock } from '../util/clock.js';
 import type { PriceTable } from './prices.js';
 import { esc, fmt, htmlPage, lineChart, table } from './report.js';
 import { compileArrivals, expectedArrivals, handlerMeanMs, vpcKeyFor, type ArrivalsSpec, type HandlerSpec, type SimFunction } from './workload.js';
@@ -37,6 +38,8 @@ export interface AdviseInput {
   /** Traffic levels (invocations/s) for the trade-off sweep (legacy VPC). */
   readonly sweepRates?: readonly number[];
   readonly onStep?: (done: number, total: number) => void;
+  /** Measures the advice's own duration (`wallSeconds`; default: the real clock). */
+  readonly wallClock?: Clock;
 }
 
 export interface AdviseRow {
@@ -119,7 +122,8 @@ function pick(rows: readonly AdviseRow[], score: (r: AdviseRow) => number): Advi
 
 /** Runs the advisor. */
 export function advise(input: AdviseInput): AdviseResult {
-  const started = performance.now();
+  const wall = input.wallClock ?? realClock;
+  const started = wall.monotonic();
   const candidates = input.candidates ?? DEFAULT_CANDIDATES;
   const variants = input.variants ?? ['none', 'legacy', 'hyperplane'];
   const rates = input.sweepRates ?? [0.01, 0.1, 1, 10];
@@ -165,7 +169,7 @@ export function advise(input: AdviseInput): AdviseResult {
       tradeoff.push({ ratePerSec: rate, bestLegacyMb: bl.memoryMb, bestNoVpcMb: bn.memoryMb, smallestMb: legacy[0]?.memoryMb ?? NaN, legacyMeanAtSmallest: legacy[0]?.meanMs ?? NaN, legacyMeanAtBest: bl.meanMs });
     }
   }
-  return { name: input.name, rows, recommendation, tradeoff, conclusion: conclusion(tradeoff), wallSeconds: (performance.now() - started) / 1000 };
+  return { name: input.name, rows, recommendation, tradeoff, conclusion: conclusion(tradeoff), wallSeconds: (wall.monotonic() - started) / 1000 };
 }
 
 function conclusion(t: AdviseResult['tradeoff']): string {

@@ -11,6 +11,7 @@ import BetterSqlite3, { type Statement } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { realClock, type Clock } from '../util/clock.js';
 
 /** The better-sqlite3 handle every component receives. */
 export type Database = BetterSqlite3.Database;
@@ -25,6 +26,8 @@ export interface Migration {
 export interface OpenOptions {
   /** How long a writer waits for a lock held by another connection, in ms (default 5000). */
   readonly busyTimeoutMs?: number;
+  /** Stamps applied migrations (default: the real clock). */
+  readonly clock?: Clock;
 }
 
 const ID_PATTERN = /^[a-z][a-z0-9-]*-\d{3,}$/;
@@ -50,7 +53,7 @@ export function openDatabase(file: string, migrations: readonly Migration[] = []
       checksum TEXT NOT NULL,
       applied_at TEXT NOT NULL
     ) STRICT`);
-    applyMigrations(db, migrations);
+    applyMigrations(db, migrations, options.clock);
     return db;
   } catch (e) {
     db.close();
@@ -61,9 +64,10 @@ export function openDatabase(file: string, migrations: readonly Migration[] = []
 /**
  * Applies the migrations of `list` that are not applied yet, in list order, all in one
  * transaction (either every pending one is applied or none). Returns the ids applied now.
- * Throws if an id repeats, is malformed, or an applied migration's SQL has changed since.
+ * Throws if an id repeats, is malformed, or an applied migration's SQL has changed since. `clock`
+ * stamps them (default: the real clock).
  */
-export function applyMigrations(db: Database, list: readonly Migration[]): string[] {
+export function applyMigrations(db: Database, list: readonly Migration[], clock: Clock = realClock): string[] {
   const seen = new Set<string>();
   for (const m of list) {
     if (!ID_PATTERN.test(m.id)) throw new Error(`migration id '${m.id}' must look like 'component-001'`);
@@ -84,7 +88,7 @@ export function applyMigrations(db: Database, list: readonly Migration[]): strin
         const old = applied.get(m.id);
         if (old === undefined) {
           db.exec(m.sql);
-          insert.run(m.id, sum, new Date().toISOString());
+          insert.run(m.id, sum, new Date(clock.now()).toISOString());
           done.push(m.id);
         } else if (old !== sum) {
           throw new Error(`migration '${m.id}' was applied with different SQL; migrations are append-only, add a new one instead`);

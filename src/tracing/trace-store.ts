@@ -165,7 +165,7 @@ export class TraceStore {
     private readonly db: Database,
     options: TraceStoreOptions,
   ) {
-    applyMigrations(db, TRACING_MIGRATIONS);
+    applyMigrations(db, TRACING_MIGRATIONS, options.clock);
     this.clock = options.clock;
     this.retentionMs = options.retentionMs ?? DEFAULT_TRACE_RETENTION_MS;
     this.stmts = {

@@ -73,8 +73,8 @@ function simulated(fns: Fn[], invs: Inv[], keepAlive: KeepAliveConfigInput): { k
 
 async function served(fns: Fn[], invs: Inv[], keepAlive: KeepAliveConfigInput): Promise<{ kinds: InvocationKind[]; workers: number; enis: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'lambkin-equiv-'));
-  // Ahead of the wall clock, so the fake sandbox's timeout budget (deadline − Date.now()) stays positive.
-  const base = Math.floor(Date.now()) + 3_600_000;
+  // Everything runs on this one clock (deadlines and the fake sandbox's timeouts included), so any start will do.
+  const base = 1_000_000;
   const clock = new VirtualClock(base);
   const gates = new Map<string, () => void>();
   const entered = new Map<string, () => void>();
@@ -86,10 +86,10 @@ async function served(fns: Fn[], invs: Inv[], keepAlive: KeepAliveConfigInput): 
         return { ok: true };
       },
     },
-  });
+  }, { clock });
   const wm = new WorkerManager(PLACEMENT, undefined, createKeepAlivePolicy(keepAlive));
   const ref: { invoker?: InvokeService } = {};
-  const fleet = new Fleet({ driver, specFor: (step) => ref.invoker!.specFor(step) });
+  const fleet = new Fleet({ driver, clock, specFor: (step) => ref.invoker!.specFor(step) });
   const invoker = new InvokeService({ workerManager: wm, fleet, clock, logs: new LogStore(dir) });
   ref.invoker = invoker;
   const versions: InvocableVersion[] = fns.map((f, i) => ({

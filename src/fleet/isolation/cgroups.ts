@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { realClock } from '../../util/clock.js';
 import type { HostCapabilities } from './capabilities.js';
 
 /** AWS: "at 1,769 MB, a function has the equivalent of one vCPU". */
@@ -150,14 +150,17 @@ function killPids(pids: readonly number[]): void {
   }
 }
 
-/** Polls `done` with a growing interval (1 ms → 50 ms) until it is true or `limitMs` passed. */
+/**
+ * Polls `done` with a growing interval (1 ms → 50 ms) until it is true or `limitMs` passed. Always on
+ * the real clock, whichever one the server runs on: this waits for the kernel, which no virtual clock moves.
+ */
 async function until(done: () => boolean, limitMs: number, onRetry?: () => void): Promise<boolean> {
-  const start = performance.now();
+  const start = realClock.monotonic();
   let wait = 1;
   while (!done()) {
-    if (performance.now() - start > limitMs) return false;
+    if (realClock.monotonic() - start > limitMs) return false;
     onRetry?.();
-    await sleep(wait);
+    await realClock.sleep(wait);
     wait = Math.min(50, wait * 2);
   }
   return true;
