@@ -7,15 +7,16 @@
  * unreferenced and removed again (and {@link FunctionRegistry.collectGarbage} catches anything
  * a crash left behind).
  *
- * The registry checks semantic rules (runtime, VpcConfig ids, environment keys, revisions,
- * references); ranges and types are validated at the frontend.
+ * The request's shape, types, ranges and list lengths are validated once, at the frontend
+ * (`frontend/lambda-requests.ts`), and trusted here; the registry checks what needs its state or
+ * lambkin's semantics (runtime, VpcConfig ids, environment keys, revisions, references).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { awsError, constraintMessage } from '../errors/catalogue.js';
 import { applyMigrations, statementCache, type Database, type Migration, type StatementCache } from '../store/database.js';
 import { decodePageToken, encodePageToken } from '../store/page-token.js';
 import type { CodeStore, StoredCode } from './code-store.js';
-import { aliasArn, checkAliasName, checkVersion, functionArn, isFunctionName, qualifierKind, type Caller, type FunctionRef, MAX_NAME_LENGTH } from './names.js';
+import { aliasArn, checkAliasName, checkVersion, functionArn, qualifierKind, type Caller, type FunctionRef } from './names.js';
 import { assertRunnableRuntime } from './runtimes.js';
 
 /** The registry's tables. Append new migrations; never edit an applied one. */
@@ -164,7 +165,11 @@ export interface FunctionVersion {
   readonly versionKey: string;
 }
 
-/** What CreateFunction gives; absent members take Lambda's defaults. */
+/**
+ * What CreateFunction gives; absent members take Lambda's defaults. The frontend has validated
+ * the request's shape, types and ranges: a plain function name, at most one architecture, list
+ * lengths within AWS's limits.
+ */
 export interface CreateFunctionInput {
   readonly functionName: string;
   readonly runtime: string;
@@ -180,7 +185,6 @@ export interface CreateFunctionInput {
   readonly ephemeralStorageMb?: number;
   readonly architectures?: readonly string[];
   readonly publish?: boolean;
-  readonly packageType?: string;
 }
 
 /** What UpdateFunctionConfiguration may change. `environment: {}` / `null` removes all variables. */
@@ -197,7 +201,7 @@ export interface ConfigPatch {
   readonly ephemeralStorageMb?: number;
 }
 
-/** What UpdateFunctionCode gives. */
+/** What UpdateFunctionCode gives; `architectures: []` means the default (x86_64). */
 export interface UpdateCodeInput {
   readonly code: Buffer;
   readonly publish?: boolean;
@@ -316,10 +320,7 @@ const LATEST = '$LATEST';
 const DEFAULT_TIMEOUT = 3;
 const DEFAULT_MEMORY = 128;
 const DEFAULT_EPHEMERAL = 512;
-const MAX_LIST_ITEMS = 10_000;
 const DEFAULT_LIST_ITEMS = 50;
-const MAX_SUBNETS = 16;
-const MAX_SECURITY_GROUPS = 5;
 const MAX_ENV_BYTES = 4096;
 const SUBNET_RE = /^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
 const SG_RE = /^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$/;
@@ -438,19 +439,10 @@ export class FunctionRegistry {
   /** CreateFunction. Code is stored first, then one transaction writes `$LATEST` (and version 1 if `publish`). */
   async create(caller: Caller, input: CreateFunctionInput): Promise<FunctionVersion> {
     const name = input.functionName;
-    if (!isFunctionName(name)) {
-      // The frontend hands over a parsed plain name; anything else is a caller bug, reported as AWS would.
-      throw awsError('validation', {
-        errors: [constraintMessage(name, 'functionName', `Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+ (at most ${MAX_NAME_LENGTH} characters)`)],
-      });
-    }
     assertRunnableRuntime(input.runtime);
-    if (input.packageType !== undefined && input.packageType !== 'Zip') {
-      throw awsError('invalidParameter', { what: `lambkin runs .zip packages only; PackageType ${input.packageType} is not supported.` });
-    }
     const vpc = normalizeVpc(input.vpcConfig);
     const env = normalizeEnv(input.environment);
-    const architectures = normalizeArchitectures(input.architectures);
+    const architectures = architecturesOrDefault(input.architectures);
     // Fail fast before extracting anything; checked again inside the transaction.
     if (this.functionRow(caller, name)) throw awsError('functionExists', { name });
 
@@ -537,7 +529,7 @@ export class FunctionRegistry {
    * ListFunctions: `$LATEST` of each function (or every version with `allVersions`), by name.
    */
   list(caller: Caller, opts: { marker?: string; maxItems?: number; allVersions?: boolean } = {}): { functions: FunctionVersion[]; nextMarker?: string } {
-    const limit = checkMaxItems(opts.maxItems);
+    const limit = opts.maxItems ?? DEFAULT_LIST_ITEMS;
     const after = opts.marker === undefined ? undefined : decodeMarker(opts.marker);
     const rows = this
       .sql(
@@ -554,7 +546,7 @@ export class FunctionRegistry {
 
   /** UpdateFunctionCode. */
   async updateCode(caller: Caller, name: string, input: UpdateCodeInput): Promise<FunctionVersion> {
-    const architectures = input.architectures === undefined ? undefined : normalizeArchitectures(input.architectures);
+    const architectures = input.architectures === undefined ? undefined : architecturesOrDefault(input.architectures);
     this.checkUpdatable(caller, name, input.revisionId);
     const changed = await this.writeWithCode(input.code, 'UpdateFunctionCode', (stored) => {
       const latest = this.checkUpdatable(caller, name, input.revisionId);
@@ -697,7 +689,7 @@ export class FunctionRegistry {
 
   /** ListVersionsByFunction: `$LATEST` first, then published versions in order. */
   listVersions(caller: Caller, name: string, marker?: string, maxItems?: number): { versions: FunctionVersion[]; nextMarker?: string } {
-    const limit = checkMaxItems(maxItems);
+    const limit = maxItems ?? DEFAULT_LIST_ITEMS;
     if (!this.functionRow(caller, name)) throw awsError('functionNotFound', { arn: functionArn(caller.region, caller.account, name) });
     const after = marker === undefined ? undefined : decodeMarker(marker);
     if (after && after.name !== name) throw badMarker();
@@ -829,7 +821,7 @@ export class FunctionRegistry {
     functionName: string,
     opts: { functionVersion?: string; marker?: string; maxItems?: number } = {},
   ): { aliases: Alias[]; nextMarker?: string } {
-    const limit = checkMaxItems(opts.maxItems);
+    const limit = opts.maxItems ?? DEFAULT_LIST_ITEMS;
     if (!this.functionRow(caller, functionName)) {
       throw awsError('functionNotFound', { arn: functionArn(caller.region, caller.account, functionName) });
     }
@@ -1114,15 +1106,11 @@ export class FunctionRegistry {
     if (primary === LATEST) {
       throw awsError('invalidParameter', { what: '$LATEST is not supported for an alias pointing to more than 1 version' });
     }
-    for (const [v, w] of entries) {
+    // The weights are within 0..1 (the frontend checks them).
+    for (const [v] of entries) {
       if (!/^[0-9]+$/.test(v)) {
         throw awsError('validation', {
           errors: [constraintMessage(v, 'routingConfig.additionalVersionWeights', 'Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]+]')],
-        });
-      }
-      if (!(w >= 0 && w <= 1)) {
-        throw awsError('validation', {
-          errors: [constraintMessage(w, 'routingConfig.additionalVersionWeights', 'Map value must satisfy constraint: [Member must have value less than or equal to 1.0, Member must have value greater than or equal to 0.0]')],
         });
       }
       if (v === primary) {
@@ -1265,18 +1253,9 @@ function runnableRow(row: VersionRow): VersionRow {
 
 function normalizeVpc(input: VpcConfigInput | undefined): VpcConfig | undefined {
   if (!input) return undefined;
+  // Duplicates dropped; the frontend has checked the lists' lengths.
   const subnets = [...new Set(input.subnetIds ?? [])];
   const sgs = [...new Set(input.securityGroupIds ?? [])];
-  const errors: string[] = [];
-  if (subnets.length > MAX_SUBNETS) {
-    errors.push(constraintMessage(`[${subnets.join(', ')}]`, 'vpcConfig.subnetIds', `Member must have length less than or equal to ${MAX_SUBNETS}`));
-  }
-  if (sgs.length > MAX_SECURITY_GROUPS) {
-    errors.push(
-      constraintMessage(`[${sgs.join(', ')}]`, 'vpcConfig.securityGroupIds', `Member must have length less than or equal to ${MAX_SECURITY_GROUPS}`),
-    );
-  }
-  if (errors.length > 0) throw awsError('validation', { errors });
   if (subnets.length === 0 && sgs.length === 0) return undefined; // detaches the function from its VPC
   for (const s of subnets) {
     if (!SUBNET_RE.test(s)) {
@@ -1340,23 +1319,9 @@ function normalizeEnv(vars: Readonly<Record<string, string>> | undefined): Recor
   return { ...vars };
 }
 
-function normalizeArchitectures(a: readonly string[] | undefined): string[] {
-  if (a === undefined || a.length === 0) return ['x86_64'];
-  if (a.length > 1 || !(a[0] === 'x86_64' || a[0] === 'arm64')) {
-    throw awsError('validation', {
-      errors: [constraintMessage(`[${a.join(', ')}]`, 'architectures', 'Member must have length less than or equal to 1, Member must satisfy enum value set: [x86_64, arm64]')],
-    });
-  }
-  return [...a];
-}
-
-function checkMaxItems(maxItems: number | undefined): number {
-  if (maxItems === undefined) return DEFAULT_LIST_ITEMS;
-  if (!Number.isInteger(maxItems) || maxItems < 1 || maxItems > MAX_LIST_ITEMS) {
-    const c = maxItems !== undefined && maxItems < 1 ? 'Member must have value greater than or equal to 1' : `Member must have value less than or equal to ${MAX_LIST_ITEMS}`;
-    throw awsError('validation', { errors: [constraintMessage(maxItems, 'maxItems', c)] });
-  }
-  return maxItems;
+/** The given architecture, or x86_64 when none is given (also for `[]`). */
+function architecturesOrDefault(a: readonly string[] | undefined): string[] {
+  return a === undefined || a.length === 0 ? ['x86_64'] : [...a];
 }
 
 function badMarker() {
