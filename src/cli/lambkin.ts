@@ -110,7 +110,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const code = new CodeStore(dataDir);
   const hostKeys = new HostCredentials(db, () => clock.now());
   const sandboxKeys = new SandboxCredentials();
-  const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode) });
+  const registry = new FunctionRegistry({ db, code, clock, initialState: initialStateFor(options.vpcMode) });
   const concurrency = new ConcurrencyStore(db);
   const keepAlive = options.keepAlivePolicy === 'fixed' ? undefined : createKeepAlivePolicy(parseKeepAliveSpec(options.keepAlivePolicy));
   const workerManager = new WorkerManager({

@@ -15,6 +15,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { awsError, constraintMessage } from '../errors/catalogue.js';
 import { applyMigrations, statementCache, type Database, type Migration, type StatementCache } from '../store/database.js';
 import { decodePageToken, encodePageToken } from '../store/page-token.js';
+import { realClock, type Clock } from '../util/clock.js';
 import type { CodeStore, StoredCode } from './code-store.js';
 import { aliasArn, checkAliasName, checkVersion, functionArn, qualifierKind, type Caller, type FunctionRef } from './names.js';
 import { assertRunnableRuntime } from './runtimes.js';
@@ -299,8 +300,8 @@ export interface InitialState extends StateInfo {
 export interface RegistryOptions {
   readonly db: Database;
   readonly code: CodeStore;
-  /** Wall clock for LastModified (default: the real one). */
-  readonly now?: () => Date;
+  /** Time for LastModified (default: the real clock). */
+  readonly clock?: Clock;
   /** [0, 1) source for alias traffic shifting (default Math.random). */
   readonly random?: () => number;
   /** RevisionId source (default crypto.randomUUID). */
@@ -412,7 +413,7 @@ export function vpcIdFor(subnetIds: readonly string[]): string {
 export class FunctionRegistry {
   private readonly db: Database;
   private readonly code: CodeStore;
-  private readonly now: () => Date;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly uuid: () => string;
   private readonly initialState: NonNullable<RegistryOptions['initialState']>;
@@ -425,7 +426,7 @@ export class FunctionRegistry {
   constructor(options: RegistryOptions) {
     this.db = options.db;
     this.code = options.code;
-    this.now = options.now ?? (() => new Date());
+    this.clock = options.clock ?? realClock;
     this.random = options.random ?? Math.random;
     this.uuid = options.uuid ?? randomUUID;
     this.initialState = options.initialState ?? (() => ({ state: 'Active' }));
@@ -908,6 +909,10 @@ export class FunctionRegistry {
   }
 
   // ---------------------------------------------------------------- internals
+
+  private now(): Date {
+    return new Date(this.clock.now());
+  }
 
   /**
    * Stores `zip`, then runs `write` with it in one transaction. Extraction is slow and async, so it

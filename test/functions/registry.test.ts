@@ -16,6 +16,7 @@ import {
   type RegistryOptions,
 } from '../../src/functions/registry.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
+import { VirtualClock } from '../../src/util/clock.js';
 import { rejectsAwsError } from '../helpers/aws-error.js';
 import { buildZip } from '../helpers/zip.js';
 
@@ -36,7 +37,7 @@ interface Env {
   code: CodeStore;
   reg: FunctionRegistry;
   events: ChangeEvent[];
-  clock: { t: number };
+  clock: VirtualClock;
   /** Closes and reopens DB, store and registry on the same files (a restart). */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -45,7 +46,7 @@ interface Env {
 let envs = 0;
 async function setup(opts: Partial<RegistryOptions> = {}): Promise<Env> {
   const dir = path.join(base, `e${++envs}`);
-  const clock = { t: Date.parse('2019-07-31T06:40:18.123Z') };
+  const clock = new VirtualClock(Date.parse('2019-07-31T06:40:18.123Z'));
   let uuidN = 0;
   const make = () => {
     const db = openDatabase(path.join(dir, 'lambkin.db'));
@@ -53,7 +54,7 @@ async function setup(opts: Partial<RegistryOptions> = {}): Promise<Env> {
     const reg = new FunctionRegistry({
       db,
       code,
-      now: () => new Date(clock.t),
+      clock,
       uuid: () => `00000000-0000-4000-8000-${String(++uuidN).padStart(12, '0')}`,
       ...opts,
     });
@@ -257,7 +258,7 @@ void describe('FunctionRegistry', () => {
     t.after(() => env.close());
     const v0 = await env.reg.create(caller, input('f', { publish: true }));
     const latest0 = env.reg.get(caller, { name: 'f' });
-    env.clock.t += 60_000;
+    env.clock.advance(env.clock.now() + 60_000);
     await rejectsAwsError(env.reg.updateCode(caller, 'f', { code: zipB, revisionId: 'stale' }), 'revisionMismatch');
     assert.deepEqual(env.reg.get(caller, { name: 'f' }), latest0);
     assert.deepEqual(codeListing(env), [hex(zipA), `${hex(zipA)}.zip`]);
