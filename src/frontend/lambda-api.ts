@@ -6,14 +6,9 @@
 import type { Route, RequestContext } from './http-server.js';
 import { limits, awsError } from '../errors/catalogue.js';
 import { parseFunctionName, type FunctionRef } from '../functions/names.js';
-import {
-  toAliasConfiguration,
-  toFunctionConfiguration,
-  type ConfigPatch,
-  type FunctionRegistry,
-  type FunctionVersion,
-  type VpcConfigInput,
-} from '../functions/registry.js';
+import type { ConfigPatch, FunctionVersion, VpcConfigInput } from '../functions/function-version.js';
+import type { FunctionRegistry } from '../functions/registry.js';
+import { toAliasConfiguration, toFunctionConfiguration } from './lambda-shapes.js';
 import {
   parseCreateAlias,
   parseCreateFunction,

@@ -6,15 +6,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AwsError } from '../../src/errors/catalogue.js';
 import { CodeStore } from '../../src/functions/code-store.js';
-import {
-  FunctionRegistry,
-  toAliasConfiguration,
-  toFunctionConfiguration,
-  vpcIdFor,
-  type ChangeEvent,
-  type CreateFunctionInput,
-  type RegistryOptions,
-} from '../../src/functions/registry.js';
+import type { ChangeEvent } from '../../src/functions/change-events.js';
+import { vpcIdFor, type CreateFunctionInput } from '../../src/functions/function-version.js';
+import { FunctionRegistry, type RegistryOptions } from '../../src/functions/registry.js';
+import { toAliasConfiguration, toFunctionConfiguration } from '../../src/frontend/lambda-shapes.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { VirtualClock } from '../../src/util/clock.js';
 import { rejectsAwsError } from '../helpers/aws-error.js';
