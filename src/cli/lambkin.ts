@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { openDatabase } from '../store/database.js';
 import { CodeStore } from '../functions/code-store.js';
-import { FunctionRegistry, type FunctionVersion } from '../functions/registry.js';
+import type { FunctionVersion } from '../functions/function-version.js';
+import { FunctionRegistry } from '../functions/registry.js';
 import { substituteNote } from '../functions/runtimes.js';
 import { functionArn, parseFunctionName } from '../functions/names.js';
 import { AwsError, awsError } from '../errors/catalogue.js';
@@ -114,7 +115,7 @@ export async function startLambkin(input: StartOptions = {}): Promise<Lambkin> {
   const code = new CodeStore(dataDir);
   const hostKeys = new HostCredentials(db, clock);
   const sandboxKeys = new SandboxCredentials();
-  const registry = new FunctionRegistry({ db, code, initialState: initialStateFor(options.vpcMode), now: () => new Date(clock.now()) });
+  const registry = new FunctionRegistry({ db, code, clock, initialState: initialStateFor(options.vpcMode) });
   const concurrency = new ConcurrencyStore(db);
   const keepAlive = options.keepAlivePolicy === 'fixed' ? undefined : createKeepAlivePolicy(parseKeepAliveSpec(options.keepAlivePolicy));
   const workerManager = new WorkerManager({

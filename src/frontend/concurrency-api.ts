@@ -9,7 +9,8 @@
 import type { Route, RequestContext } from './http-server.js';
 import { awsError, constraintMessage } from '../errors/catalogue.js';
 import { parseFunctionName, qualifierKind, functionArn } from '../functions/names.js';
-import { formatLastModified, type FunctionRegistry } from '../functions/registry.js';
+import { formatLastModified } from '../functions/function-version.js';
+import type { FunctionRegistry } from '../functions/registry.js';
 import type { ConcurrencyStore, ProvisionedConfig } from '../functions/concurrency-store.js';
 import type { ConcurrencyController } from '../invocations/provisioned.js';
 import { parseJsonBody, plainFunctionName } from './lambda-requests.js';

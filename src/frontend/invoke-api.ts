@@ -2,7 +2,8 @@
 import type { Route, RequestContext } from './http-server.js';
 import { awsError, limits } from '../errors/catalogue.js';
 import { functionArn, parseFunctionName } from '../functions/names.js';
-import type { FunctionRegistry, FunctionVersion } from '../functions/registry.js';
+import type { FunctionVersion } from '../functions/function-version.js';
+import type { FunctionRegistry } from '../functions/registry.js';
 import type { InvokeService, InvocableVersion } from '../invocations/invoke-service.js';
 import type { EventQueue } from '../invocations/event-queue.js';
 

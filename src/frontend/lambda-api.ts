@@ -6,14 +6,9 @@
 import type { Route, RequestContext } from './http-server.js';
 import { limits, awsError } from '../errors/catalogue.js';
 import { parseFunctionName, type FunctionRef } from '../functions/names.js';
-import {
-  toAliasConfiguration,
-  toFunctionConfiguration,
-  type ConfigPatch,
-  type FunctionRegistry,
-  type FunctionVersion,
-  type VpcConfigInput,
-} from '../functions/registry.js';
+import type { ConfigPatch, FunctionVersion, VpcConfigInput } from '../functions/function-version.js';
+import type { FunctionRegistry } from '../functions/registry.js';
+import { toAliasConfiguration, toFunctionConfiguration } from './lambda-shapes.js';
 import {
   parseCreateAlias,
   parseCreateFunction,
@@ -24,6 +19,7 @@ import {
   plainFunctionName,
   parseUpdateCode,
   parseUpdateConfiguration,
+  updateCodeArchitectures,
   type UpdateConfigurationRequest,
 } from './lambda-requests.js';
 
@@ -102,7 +98,6 @@ export function lambdaRoutes(d: LambdaApiDeps): Route[] {
           ...(req.EphemeralStorage !== undefined ? { ephemeralStorageMb: req.EphemeralStorage.Size } : {}),
           ...(req.Architectures !== undefined ? { architectures: req.Architectures } : {}),
           ...(req.Publish !== undefined ? { publish: req.Publish } : {}),
-          ...(req.PackageType !== undefined ? { packageType: req.PackageType } : {}),
         });
         return ok(toFunctionConfiguration(v), 201);
       },
@@ -167,11 +162,13 @@ export function lambdaRoutes(d: LambdaApiDeps): Route[] {
       tooLarge: () => awsError('requestEntityTooLarge', { operation: 'UpdateFunctionCode', limit: CREATE_LIMIT }),
       handler: async (ctx) => {
         const req = parseUpdateCode(parseJsonBody(ctx.body));
-        const v = await r.updateCode(ctx.caller, fnName(ctx), {
+        const name = fnName(ctx);
+        const architectures = updateCodeArchitectures(req);
+        const v = await r.updateCode(ctx.caller, name, {
           code: req.zip,
           ...(req.Publish !== undefined ? { publish: req.Publish } : {}),
           ...(req.RevisionId !== undefined ? { revisionId: req.RevisionId } : {}),
-          ...(req.Architectures !== undefined ? { architectures: req.Architectures } : {}),
+          ...(architectures !== undefined ? { architectures } : {}),
         });
         return ok(toFunctionConfiguration(v));
       },

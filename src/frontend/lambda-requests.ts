@@ -2,8 +2,10 @@
  * Validation of Lambda API request bodies at the boundary, with AWS's error types and wording:
  * malformed JSON or a wrong JSON type is InvalidRequestContentException (what Lambda's
  * deserializer answers), a value outside a modelled constraint is ValidationException listing
- * every violation, and semantic rules (reserved environment keys, unsupported features) are
- * InvalidParameterValueException (checked by the function registry).
+ * every violation. This is the one place for the request's shape, types, ranges and list lengths
+ * (the function registry trusts them); semantic rules that need the registry's state or lambkin's
+ * knowledge (runtimes, VpcConfig ids, reserved environment keys, revisions, references) are
+ * checked by the function registry.
  */
 import { z } from 'zod';
 import { awsError, constraintMessage } from '../errors/catalogue.js';
@@ -200,6 +202,20 @@ export function parseUpdateConfiguration(body: Record<string, unknown>): UpdateC
 export function parseUpdateCode(body: Record<string, unknown>): UpdateCodeRequest & { zip: Buffer } {
   const r = check(updateCode, body);
   return { ...r, zip: decodeZip(r.ZipFile, r.S3Bucket !== undefined, r.ImageUri !== undefined) };
+}
+
+/**
+ * UpdateFunctionCode's Architectures: at most one (the schema has checked each value). Separate from
+ * {@link parseUpdateCode} because it is checked after the function name, as it always was.
+ */
+export function updateCodeArchitectures(r: UpdateCodeRequest): readonly string[] | undefined {
+  const a = r.Architectures;
+  if (a !== undefined && a.length > 1) {
+    throw awsError('validation', {
+      errors: [constraintMessage(`[${a.join(', ')}]`, 'architectures', 'Member must have length less than or equal to 1, Member must satisfy enum value set: [x86_64, arm64]')],
+    });
+  }
+  return a;
 }
 
 /** PublishVersion's, CreateAlias's and UpdateAlias's bodies, validated. */

@@ -55,7 +55,6 @@ const ARN_PARTS = String.raw`^(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(?:-gov)?-
 const QUAL_PART = String.raw`(?::(\$LATEST|[a-zA-Z0-9_-]+))?$`;
 const FUNCTION_NAME_RE = new RegExp(`${ARN_PARTS}([a-zA-Z0-9_-]+)${QUAL_PART}`);
 const NAMESPACED_RE = new RegExp(`${ARN_PARTS}([a-zA-Z0-9_.-]+)${QUAL_PART}`);
-const PLAIN_NAME_RE = /^[a-zA-Z0-9_-]+$/;
 const QUALIFIER_RE = /^[a-zA-Z0-9$_-]*$/;
 const ALIAS_RE = /^(?![0-9]+$)[a-zA-Z0-9_-]+$/;
 const VERSION_RE = /^[0-9]+$/;
@@ -160,11 +159,6 @@ export function parseQualifierParam(value: unknown, member = 'qualifier'): strin
 export function qualifierKind(qualifier: string): 'latest' | 'version' | 'alias' {
   if (qualifier === '$LATEST') return 'latest';
   return VERSION_RE.test(qualifier) ? 'version' : 'alias';
-}
-
-/** True if `name` is a valid plain function name. */
-export function isFunctionName(name: string): boolean {
-  return name.length <= MAX_NAME_LENGTH && PLAIN_NAME_RE.test(name);
 }
 
 /** Throws a ValidationException unless `name` is a valid alias name (AWS's `Alias` shape). */

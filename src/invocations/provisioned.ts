@@ -8,7 +8,9 @@
  */
 import { functionArn, type Caller } from '../functions/names.js';
 import type { ConcurrencyStore, ProvisionedConfig } from '../functions/concurrency-store.js';
-import type { ChangeEvent, FunctionRegistry, FunctionVersion } from '../functions/registry.js';
+import type { ChangeEvent } from '../functions/change-events.js';
+import type { FunctionVersion } from '../functions/function-version.js';
+import type { FunctionRegistry } from '../functions/registry.js';
 import { AwsError } from '../errors/catalogue.js';
 import { SandboxInitError } from '../fleet/sandbox-driver.js';
 import type { WorkerManager } from '../worker-manager/worker-manager.js';

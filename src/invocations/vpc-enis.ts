@@ -13,16 +13,10 @@
  * In legacy mode this class only makes sure no version is left Pending (ENIs are attached per worker
  * at cold start by the placement core instead).
  */
-import type {
-  ChangeEvent,
-  FunctionRegistry,
-  FunctionState,
-  FunctionVersion,
-  InitialState,
-  StateInfo,
-  UpdateStatusInfo,
-  VpcConfig,
-} from '../functions/registry.js';
+import type { ChangeEvent } from '../functions/change-events.js';
+import type { FunctionState, InitialState, StateInfo, UpdateStatusInfo } from '../functions/function-state.js';
+import type { FunctionVersion, VpcConfig } from '../functions/function-version.js';
+import type { FunctionRegistry } from '../functions/registry.js';
 import { functionArn } from '../functions/names.js';
 import type { WorkerManager } from '../worker-manager/worker-manager.js';
 import type { Clock } from '../util/clock.js';

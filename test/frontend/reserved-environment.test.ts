@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GetFunctionCommand, GetFunctionConfigurationCommand, UpdateFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
-import { RESERVED_ENV_KEYS } from '../../src/functions/registry.js';
+import { RESERVED_ENV_KEYS } from '../../src/functions/function-config.js';
 import { createFn, rejectsAws, serverGroup } from '../helpers/lambda.js';
 import { makeZip } from '../helpers/zip.js';
 

@@ -6,16 +6,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AwsError } from '../../src/errors/catalogue.js';
 import { CodeStore } from '../../src/functions/code-store.js';
-import {
-  FunctionRegistry,
-  toAliasConfiguration,
-  toFunctionConfiguration,
-  vpcIdFor,
-  type ChangeEvent,
-  type CreateFunctionInput,
-  type RegistryOptions,
-} from '../../src/functions/registry.js';
+import type { ChangeEvent } from '../../src/functions/change-events.js';
+import { vpcIdFor, type CreateFunctionInput } from '../../src/functions/function-version.js';
+import { FunctionRegistry, type RegistryOptions } from '../../src/functions/registry.js';
+import { toAliasConfiguration, toFunctionConfiguration } from '../../src/frontend/lambda-shapes.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
+import { VirtualClock } from '../../src/util/clock.js';
 import { rejectsAwsError } from '../helpers/aws-error.js';
 import { buildZip } from '../helpers/zip.js';
 
@@ -36,7 +32,7 @@ interface Env {
   code: CodeStore;
   reg: FunctionRegistry;
   events: ChangeEvent[];
-  clock: { t: number };
+  clock: VirtualClock;
   /** Closes and reopens DB, store and registry on the same files (a restart). */
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -45,7 +41,7 @@ interface Env {
 let envs = 0;
 async function setup(opts: Partial<RegistryOptions> = {}): Promise<Env> {
   const dir = path.join(base, `e${++envs}`);
-  const clock = { t: Date.parse('2019-07-31T06:40:18.123Z') };
+  const clock = new VirtualClock(Date.parse('2019-07-31T06:40:18.123Z'));
   let uuidN = 0;
   const make = () => {
     const db = openDatabase(path.join(dir, 'lambkin.db'));
@@ -53,7 +49,7 @@ async function setup(opts: Partial<RegistryOptions> = {}): Promise<Env> {
     const reg = new FunctionRegistry({
       db,
       code,
-      now: () => new Date(clock.t),
+      clock,
       uuid: () => `00000000-0000-4000-8000-${String(++uuidN).padStart(12, '0')}`,
       ...opts,
     });
@@ -196,28 +192,15 @@ void describe('FunctionRegistry', () => {
       [{ functionName: 'keep', code: zipB }, 'functionExists', 'Function already exist: keep'],
       [{ runtime: 'cobol1' }, 'invalidRuntime', /^Value cobol1 at 'runtime'/],
       [{ runtime: 'java21' }, 'invalidParameter', /java21 is not supported by lambkin/],
-      [{ packageType: 'Image' }, 'invalidParameter', /\.zip packages only/],
       [{ code: Buffer.from('not a zip') }, 'badZip', /^Could not unzip uploaded file/],
       [{ code: buildZip({ '../evil.js': 'x' }) }, 'zipEntryOutsideFolder', /'\.\.\/evil\.js'/],
       [{ vpcConfig: { subnetIds: ['subnet-xyz'], securityGroupIds: [SG] } }, 'invalidParameter', /InvalidSubnetID\.Malformed.*"subnet-xyz"/],
       [{ vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: ['group1'] } }, 'invalidParameter', /InvalidGroupId\.Malformed/],
       [{ vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: [] } }, 'invalidParameter', /both SubnetIds and SecurityGroupIds/],
-      [
-        { vpcConfig: { subnetIds: Array.from({ length: 17 }, (_, i) => `subnet-${(0x10000000 + i).toString(16)}`), securityGroupIds: [SG] } },
-        'validation',
-        /at 'vpcConfig\.subnetIds' failed to satisfy constraint: Member must have length less than or equal to 16$/,
-      ],
-      [
-        { vpcConfig: { subnetIds: [SUBNET_A], securityGroupIds: Array.from({ length: 6 }, (_, i) => `sg-${(0x10000000 + i).toString(16)}`) } },
-        'validation',
-        /at 'vpcConfig\.securityGroupIds'.*less than or equal to 5$/,
-      ],
       [{ environment: { AWS_REGION: 'x' } }, 'invalidParameter', /Reserved keys used in this request: AWS_REGION$/],
       [{ environment: { '1BAD': 'x' } }, 'validation', /at 'environment\.variables'/],
       [{ environment: { K: 'x' } }, 'validation', /Value 'K' at 'environment\.variables'/], // AWS wants 2+ characters
       [{ environment: { BIG: 'x'.repeat(5000) } }, 'invalidParameter', /exceeded the 4KB limit/],
-      [{ architectures: ['x86_64', 'arm64'] }, 'validation', /at 'architectures'/],
-      [{ functionName: 'bad name' }, 'validation', /at 'functionName'/],
     ];
     for (const [patch, code, message] of cases) {
       await rejectsAwsError(env.reg.create(caller, input('new-one', patch)), code, message);
@@ -270,7 +253,7 @@ void describe('FunctionRegistry', () => {
     t.after(() => env.close());
     const v0 = await env.reg.create(caller, input('f', { publish: true }));
     const latest0 = env.reg.get(caller, { name: 'f' });
-    env.clock.t += 60_000;
+    env.clock.advance(env.clock.now() + 60_000);
     await rejectsAwsError(env.reg.updateCode(caller, 'f', { code: zipB, revisionId: 'stale' }), 'revisionMismatch');
     assert.deepEqual(env.reg.get(caller, { name: 'f' }), latest0);
     assert.deepEqual(codeListing(env), [hex(zipA), `${hex(zipA)}.zip`]);
@@ -388,7 +371,6 @@ void describe('FunctionRegistry', () => {
     );
     await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '1': 0.5 } }), 'invalidParameter');
     await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '9': 0.5 } }), 'functionNotFound');
-    await rejectsAwsError(() => env.reg.createAlias(caller, 'f', { name: 'x', functionVersion: '1', additionalVersionWeights: { '2': 1.5 } }), 'validation');
     assert.deepEqual(env.reg.listAliases(caller, 'f').aliases.map((a) => a.name), ['live']);
 
     await rejectsAwsError(() => env.reg.updateAlias(caller, 'f', 'live', { functionVersion: '2', revisionId: 'stale' }), 'revisionMismatch');
@@ -494,8 +476,6 @@ void describe('FunctionRegistry', () => {
       env.reg.list(caller, { allVersions: true, maxItems: 2, marker: p.nextMarker }).functions.map((f) => `${f.functionName}:${f.version}`),
       ['bravo:1', 'charlie:$LATEST'],
     );
-    await rejectsAwsError(() => env.reg.list(caller, { maxItems: 0 }), 'validation', /greater than or equal to 1/);
-    await rejectsAwsError(() => env.reg.list(caller, { maxItems: 10_001 }), 'validation', /less than or equal to 10000/);
     await rejectsAwsError(() => env.reg.list(caller, { marker: 'garbage!' }), 'invalidParameter');
     assert.equal(env.reg.listAll().length, 7);
   });
