@@ -1,4 +1,4 @@
-import { vpcIdFor } from '../functions/registry.js';
+import { vpcIdFor } from '../functions/function-version.js';
 import type { Step } from '../worker-manager/types.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { SandboxDriver, SandboxHandle, SandboxSpec } from './sandbox-driver.js';

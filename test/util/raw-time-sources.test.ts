@@ -14,14 +14,6 @@ import ts from 'typescript';
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXEMPT = ['src/util/clock.ts', 'src/runtimes/'];
 
-/**
- * Hits in rooms other work is rebuilding at the time of writing (the function registry's `now`
- * option): exactly `count` of them may remain, so the list can only shrink as they move to the Clock.
- */
-const PENDING: readonly { readonly file: string; readonly what: string; readonly count: number }[] = [
-  { file: 'src/functions/registry.ts', what: 'new Date()', count: 1 },
-];
-
 const TIMER_GLOBALS = new Set(['setTimeout', 'setInterval']);
 const TIMER_MODULES = new Set(['timers', 'node:timers', 'timers/promises', 'node:timers/promises']);
 const PERF_MODULES = new Set(['perf_hooks', 'node:perf_hooks']);
@@ -155,12 +147,7 @@ describe('raw time sources', () => {
     const hits = files
       .filter((f) => !EXEMPT.some((e) => f === e || (e.endsWith('/') && f.startsWith(e))))
       .flatMap((file) => rawTimeSources(file, readFileSync(join(ROOT, file), 'utf8')).map((h) => ({ file, ...h })));
-    const same = (p: { file: string; what: string }) => (h: { file: string; what: string }) => p.file === h.file && p.what === h.what;
-    const offending = hits
-      .filter((h) => { const p = PENDING.find(same(h)); return !p || hits.filter(same(p)).length !== p.count; })
-      .map((h) => `${h.file}:${h.line}: ${h.what}`);
+    const offending = hits.map((h) => `${h.file}:${h.line}: ${h.what}`);
     assert.deepEqual(offending, [], `raw time sources outside the clock module (take the Clock from src/util/clock.ts instead):\n${offending.join('\n')}`);
-    const stale = PENDING.filter((p) => !hits.some(same(p)));
-    assert.deepEqual(stale, [], 'these pending hits are gone: remove them from PENDING');
   });
 });
