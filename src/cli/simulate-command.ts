@@ -9,7 +9,8 @@ import { azureSamplePreset, benchPreset, PRESETS, simPlacement, type PreparedWor
 import { loadPrices } from '../simulator/prices.js';
 import { renderSimulation, renderSimulationHtml, simulationJson, type LabelledResult } from '../simulator/report.js';
 import { runSeedPreset, seedCasesJson, seedPresetRuns } from '../simulator/seed-preset.js';
-import { defaultDurationMs, loadWorkload, specFunctions, vpcKeyFor, WorkloadError } from '../simulator/workload.js';
+import { defaultDurationMs, specFunctions, vpcKeyFor } from '../simulator/workload.js';
+import { loadWorkload, WorkloadError } from '../simulator/workload-spec.js';
 import { parseKeepAliveSpec, type KeepAliveConfig } from '../worker-manager/keep-alive.js';
 import { realClock, type Clock } from '../util/clock.js';
 

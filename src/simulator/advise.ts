@@ -11,7 +11,8 @@ import { simulate } from './engine.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { PriceTable } from './prices.js';
 import { esc, fmt, htmlPage, lineChart, table } from './report.js';
-import { compileArrivals, expectedArrivals, handlerMeanMs, vpcKeyFor, type ArrivalsSpec, type HandlerSpec, type SimFunction } from './workload.js';
+import { compileArrivals, expectedArrivals, handlerMeanMs, vpcKeyFor, type SimFunction } from './workload.js';
+import type { ArrivalsSpec, HandlerSpec } from './workload-spec.js';
 
 /** Lambda's memory steps the advisor tries by default (1,769 MB = 1 vCPU; 10,240 MB = the maximum). */
 export const DEFAULT_CANDIDATES = [128, 256, 512, 1024, 1536, 1769, 2048, 3008, 4096, 6144, 8192, 10240];

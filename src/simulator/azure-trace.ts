@@ -13,7 +13,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Rng } from '../profiles/rng.js';
-import { PerMinuteArrivals, WorkloadError, type HandlerSpec, type SimFunction } from './workload.js';
+import { PerMinuteArrivals, type SimFunction } from './workload.js';
+import { WorkloadError, type HandlerSpec } from './workload-spec.js';
 
 export interface AzureTraceFiles {
   readonly invocations: string;

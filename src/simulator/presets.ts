@@ -7,7 +7,8 @@ import type { PlacementOptionsInput } from '../worker-manager/types.js';
 import { loadAzureTrace } from './azure-trace.js';
 import { AZURE_SAMPLE_FILES } from './azure-sample.js';
 import { dataPath } from './data-files.js';
-import { compileArrivals, expectedArrivals, vpcKeyFor, type ArrivalsSpec, type HandlerSpec, type SimFunction, type WorkloadSpec } from './workload.js';
+import { compileArrivals, expectedArrivals, vpcKeyFor, type SimFunction } from './workload.js';
+import type { ArrivalsSpec, HandlerSpec, WorkloadSpec } from './workload-spec.js';
 
 export const PRESETS = ['seed-2019', 'azure-sample', 'bench'] as const;
 export type PresetName = (typeof PRESETS)[number];

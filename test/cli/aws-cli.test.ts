@@ -16,9 +16,9 @@ import { works } from '../helpers/lambda.js';
 
 const README = fileURLToPath(new URL('../../../README.md', import.meta.url));
 const skip = !works('aws', ['--version'])
-  ? 'the AWS CLI (aws) is not on PATH'
+  ? 'the AWS CLI (aws) is not on PATH (Debian: awscli)'
   : !works('zip', ['-v'])
-    ? 'zip is not installed (the README example zips the function with it)'
+    ? 'zip is not installed (the README example zips the function with it; Debian: zip)'
     : false;
 
 /** The ```sh block under the README's "### AWS CLI" heading. */

@@ -14,9 +14,10 @@ import { ListFunctionsCommand } from '@aws-sdk/client-lambda';
 import { leakFree } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
 import { helloZip } from '../helpers/zip.js';
-import { works } from '../helpers/lambda.js';
+import { pythonMissing, pythonWith } from '../helpers/tools.js';
 
-const skip = works('python3', ['-c', 'import boto3']) ? false : "boto3 is not importable (python3 -c 'import boto3' failed): the seed's script cannot run here";
+const python = pythonWith('boto3');
+const skip = python ? false : pythonMissing(['boto3'], ['python3-boto3']);
 
 /** The seed's script, lines 45-95, with endpoint_url added, placeholders filled, X-Ray left out, and checks printed. */
 const SCRIPT = (endpoint: string) => `
@@ -70,7 +71,7 @@ void test(
     writeFileSync(join(dir, 'hello.zip'), helloZip());
     writeFileSync(join(dir, 'seed.py'), SCRIPT(lambkin.url));
 
-    const { stdout } = await promisify(execFile)('python3', ['seed.py'], {
+    const { stdout } = await promisify(execFile)(python ?? 'python3', ['seed.py'], {
       cwd: dir,
       timeout: 90_000,
       env: {

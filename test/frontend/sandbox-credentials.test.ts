@@ -16,14 +16,18 @@ import {
   UpdateFunctionConfigurationCommand,
 } from '@aws-sdk/client-lambda';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { createFn, json, rejectsAws, works } from '../helpers/lambda.js';
+import { createFn, json, rejectsAws } from '../helpers/lambda.js';
 import type { Defer } from '../helpers/leaks.js';
 import { serverGroup } from '../helpers/lambda.js';
 import { makeZip } from '../helpers/zip.js';
 import { Sha256 } from '../helpers/sha256.js';
+import { BOTO3_READS_ENDPOINT_ENV, PYTHON_CANDIDATES, pythonWhere } from '../helpers/tools.js';
 import { detectCapabilities, namespacesUnavailable } from '../../src/fleet/isolation/capabilities.js';
 
-const skip = works('python3', ['-c', 'import boto3']) ? false : "boto3 is not importable (python3 -c 'import boto3' failed)";
+// The sandboxes run the functions with an interpreter whose boto3 takes its endpoint from the environment.
+const boto3Python = pythonWhere(BOTO3_READS_ENDPOINT_ENV);
+const python = boto3Python ?? 'python3';
+const skip = boto3Python ? false : `no python3 has a boto3 that reads AWS_ENDPOINT_URL_LAMBDA (tried ${PYTHON_CANDIDATES.join(', ')}; the machine image's Python has one)`;
 
 const CALLER = makeZip({
   'index.py': `
@@ -103,7 +107,7 @@ async function overSocket(socketPath: string, path: string, env: Env): Promise<{
 void test(
   'a function calls the Lambda API as itself, with the credentials of its sandbox',
   { skip },
-  serverGroup({ isolation: 'none', auth: 'strict' }, async (t, { lambkin, dataDir }, defer) => {
+  serverGroup({ isolation: 'none', auth: 'strict', python }, async (t, { lambkin, dataDir }, defer) => {
     const owner = lambkin.credentials.host.create('111111111111');
     const stranger = lambkin.credentials.host.create('222222222222');
     const host = clientFor(defer, lambkin.url, owner);
@@ -207,7 +211,7 @@ const sealed = namespacesUnavailable(detectCapabilities());
 void test(
   'in a sealed sandbox (isolation auto, a network of its own), boto3 reaches the sandbox-facing endpoint through 127.0.0.1:9002 as itself',
   { skip: skip || (sealed ? `full isolation is not available here: ${sealed}` : false) },
-  serverGroup({ isolation: 'auto', auth: 'strict' }, async (_t, { lambkin }, defer) => {
+  serverGroup({ isolation: 'auto', auth: 'strict', python }, async (_t, { lambkin }, defer) => {
     const owner = lambkin.credentials.host.create('111111111111');
     const stranger = lambkin.credentials.host.create('222222222222');
     const host = clientFor(defer, lambkin.url, owner);

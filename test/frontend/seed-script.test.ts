@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,18 +8,12 @@ import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { leakFree } from '../helpers/leaks.js';
 import { startTestServer } from '../helpers/server.js';
+import { pythonMissing, pythonWith } from '../helpers/tools.js';
 import { helloZip } from '../helpers/zip.js';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/seed-script.py');
 
-function boto3Missing(): string | false {
-  try {
-    execFileSync('python3', ['-c', 'import boto3'], { stdio: 'ignore' });
-    return false;
-  } catch {
-    return 'python3 with boto3 is not available here';
-  }
-}
+const python = pythonWith('boto3');
 
 /** The script with its placeholders filled and endpoint_url added to its two clients; nothing else changes. */
 function filledScript(endpoint: string): string {
@@ -36,7 +30,7 @@ function filledScript(endpoint: string): string {
 
 test(
   "the seed's boto3 script, unchanged but for its endpoint: one slow start and nine fast (legacy VPC, aws-2019 at 0.1)",
-  { skip: boto3Missing() },
+  { skip: python ? false : pythonMissing(['boto3'], ['python3-boto3']) },
   leakFree(async (_t, defer) => {
     const { lambkin } = await startTestServer(defer, {
       vpcMode: 'legacy',
@@ -49,7 +43,7 @@ test(
     writeFileSync(join(dir, 'hello.zip'), helloZip());
     writeFileSync(join(dir, 'seed.py'), filledScript(lambkin.url));
     // The script itself waits 30 s for X-Ray before it reads the summaries.
-    const { stdout } = await promisify(execFile)('python3', ['seed.py'], {
+    const { stdout } = await promisify(execFile)(python ?? 'python3', ['seed.py'], {
       cwd: dir,
       timeout: 120_000,
       env: { ...process.env, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_DEFAULT_REGION: 'ap-northeast-1', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') },

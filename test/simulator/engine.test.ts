@@ -8,7 +8,8 @@ import { EventQueue, poppedEvent } from '../../src/simulator/event-queue.js';
 import { LatencyHistogram } from '../../src/simulator/latency-histogram.js';
 import { benchPreset } from '../../src/simulator/presets.js';
 import { loadPrices } from '../../src/simulator/prices.js';
-import { compileArrivals, expectedArrivals, type ArrivalsSpec, type HandlerSpec, type SimFunction } from '../../src/simulator/workload.js';
+import { compileArrivals, expectedArrivals, type SimFunction } from '../../src/simulator/workload.js';
+import type { ArrivalsSpec, HandlerSpec } from '../../src/simulator/workload-spec.js';
 import { percentile } from '../../src/experiments/statistics.js';
 
 const prices = loadPrices();

@@ -8,7 +8,7 @@ import { runAdviseCommand } from '../../src/cli/advise-command.js';
 import { runSimulateCommand } from '../../src/cli/simulate-command.js';
 import { dataPath } from '../../src/simulator/data-files.js';
 import { parseSpecText, SpecSyntaxError } from '../../src/simulator/spec-file.js';
-import { loadWorkload, WorkloadError } from '../../src/simulator/workload.js';
+import { loadWorkload, WorkloadError } from '../../src/simulator/workload-spec.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lambkin-spec-file-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

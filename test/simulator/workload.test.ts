@@ -6,7 +6,8 @@ import { after, describe, test } from 'node:test';
 import { Writable } from 'node:stream';
 import { runSimulateCommand } from '../../src/cli/simulate-command.js';
 import { loadAzureTrace } from '../../src/simulator/azure-trace.js';
-import { loadWorkload, parseWorkload, specFunctions, WorkloadError } from '../../src/simulator/workload.js';
+import { specFunctions } from '../../src/simulator/workload.js';
+import { loadWorkload, parseWorkload, WorkloadError } from '../../src/simulator/workload-spec.js';
 import { Rng } from '../../src/profiles/rng.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lambkin-workload-'));

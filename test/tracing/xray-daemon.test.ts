@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { invocationSegments, type SegmentDocument } from '../../src/tracing/segm
 import { TraceStore } from '../../src/tracing/trace-store.js';
 import { FrameReader, MAX_FRAME_BYTES, parseDatagram, XrayDaemon } from '../../src/tracing/xray-daemon.js';
 import { leakFree } from '../helpers/leaks.js';
+import { pythonMissing, pythonWith } from '../helpers/tools.js';
 import { coldTrace, T0 } from './fixtures.js';
 
 const HEADER = '{"format": "json", "version": 1}\n';
@@ -126,16 +127,10 @@ describe('X-Ray daemon (UDP)', () => {
     }),
   );
 
-  let python = false;
-  try {
-    execFileSync('python3', ['-c', 'import aws_xray_sdk.core'], { stdio: 'ignore' });
-    python = true;
-  } catch {
-    python = false;
-  }
+  const python = pythonWith('aws_xray_sdk.core');
   test(
     'the real Python X-Ray SDK in Lambda mode streams its subsegment to the daemon',
-    { skip: python ? false : 'python3 with aws_xray_sdk is not installed' },
+    { skip: python ? false : pythonMissing(['aws_xray_sdk'], ['python3-aws-xray-sdk']) },
     leakFree(async (_t, defer) => {
       const { store, trace, daemon, handled } = await setup(defer);
       const script = [
@@ -144,7 +139,7 @@ describe('X-Ray daemon (UDP)', () => {
         "sub.put_annotation('from_python', True)",
         'xray_recorder.end_subsegment()',
       ].join('\n');
-      const child = execFile('python3', ['-c', script], {
+      const child = execFile(python ?? 'python3', ['-c', script], {
         env: {
           PATH: process.env.PATH ?? '',
           HOME: process.env.HOME ?? '/tmp',
