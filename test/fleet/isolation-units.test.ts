@@ -155,14 +155,18 @@ describe('limits and launcher', () => {
       cwd: '/var/task',
       syscalls: initSyscalls('x64'),
     }).toString('utf8').split('\0');
-    assert.deepEqual(plan.slice(0, 2), ['mode\tfull', 'sys\t272,157,165,155,166,116,117,119,3,429']);
+    assert.deepEqual(plan.slice(0, 2), ['mode\tfull', 'sys\t272,157,165,155,166,116,117,119,3,429,308']);
     assert.ok(plan.includes('ro\t/data/code/it\'s "odd" $(x)\t/var/task'));
     assert.ok(plan.includes('env\tA=line\nbreak\tand tab'));
     assert.ok(plan.includes('env\tPERL5OPT=-Mstrict'));
     assert.deepEqual(plan.slice(-4, -2), ['cmd\t/usr/bin/node', 'cmd\t/var/runtime/node/bootstrap.js']);
     assert.throws(() => encodePlan({ mode: 'none', command: 'x', args: [], env: { 'A=B': '1' }, cwd: '/' }), /invalid environment variable name/);
     assert.throws(() => encodePlan({ mode: 'none', command: 'x', args: ['a\0b'], env: {}, cwd: '/' }), /NUL/);
+    const joined = encodePlan({ mode: 'full', network: true, netnsFd: 6, command: 'x', args: [], env: {}, cwd: '/' }).toString('utf8').split('\0');
+    assert.ok(joined.includes('net\t1') && joined.includes('netns\t6'), 'a namespace made ahead is joined by its fd');
+    assert.equal(encodePlan({ mode: 'full', netnsFd: 6, command: 'x', args: [], env: {}, cwd: '/' }).includes('netns'), false, 'no netns without a network of its own');
     assert.equal(initSyscalls('arm64')?.mount, 40);
+    assert.equal(initSyscalls('arm64')?.setns, 268);
     assert.equal(initSyscalls('s390x'), undefined);
     assert.equal(INIT_PERL.includes('${'), false, 'nothing is spliced into the script');
   });
