@@ -10,7 +10,8 @@ import { loadPrices } from '../simulator/prices.js';
 import { renderSimulation, renderSimulationHtml, simulationJson, type LabelledResult } from '../simulator/report.js';
 import { runSeedPreset, seedCasesJson, seedPresetRuns } from '../simulator/seed-preset.js';
 import { defaultDurationMs, loadWorkload, specFunctions, vpcKeyFor, WorkloadError } from '../simulator/workload.js';
-import { parseKeepAliveSpec, type KeepAliveConfig } from '../worker-manager/keep-alive.js';
+import type { KeepAliveConfig } from '../worker-manager/keep-alive-config.js';
+import { parseKeepAliveSpec } from './keep-alive-spec.js';
 
 export interface SimulateCommandOptions {
   /** `seed-2019`, `azure-sample` or `bench`. */

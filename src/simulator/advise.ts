@@ -6,7 +6,7 @@
  * ~10 s narrow cold starts; more memory → faster init and handler), and a recommendation.
  */
 import type { LatencyProfile } from '../profiles/latency-profile.js';
-import type { KeepAliveConfigInput } from '../worker-manager/keep-alive.js';
+import type { KeepAliveConfigInput } from '../worker-manager/keep-alive-config.js';
 import { simulate } from './engine.js';
 import type { PriceTable } from './prices.js';
 import { esc, fmt, htmlPage, lineChart, table } from './report.js';

@@ -34,8 +34,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { Rng } from '../profiles/rng.js';
-import { parseDuration } from '../worker-manager/duration.js';
-import { keepAliveConfigSchema } from '../worker-manager/keep-alive.js';
+import { parseDuration } from '../util/duration.js';
+import { keepAliveConfigSchema } from '../worker-manager/keep-alive-config.js';
 import type { Architecture } from './prices.js';
 import { parseSpecText, specFormat, SpecSyntaxError } from './spec-file.js';
 
