@@ -9,7 +9,7 @@ import type { LatencyProfile } from '../profiles/latency-profile.js';
 import type { KeepAliveConfigInput } from '../worker-manager/keep-alive-config.js';
 import { simulate } from './engine.js';
 import type { PriceTable } from './prices.js';
-import { esc, fmt, htmlPage, lineChart, table } from './report.js';
+import { esc, fmt, htmlPage, lineChart, table } from '../experiments/report-format.js';
 import { compileArrivals, expectedArrivals, handlerMeanMs, vpcKeyFor, type ArrivalsSpec, type HandlerSpec, type SimFunction } from './workload.js';
 
 /** Lambda's memory steps the advisor tries by default (1,769 MB = 1 vCPU; 10,240 MB = the maximum). */
