@@ -19,7 +19,7 @@ import { loadProfile } from '../profiles/latency-profile.js';
 import { advise, DEFAULT_CANDIDATES, renderAdvice, renderAdviceHtml, type AdviseResult, type Goal, type VpcVariant } from '../simulator/advise.js';
 import { loadPrices } from '../simulator/prices.js';
 import { isSpecFileName, loadWorkload, WorkloadError, type ArrivalsSpec, type HandlerSpec } from '../simulator/workload-spec.js';
-import { parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
+import { parseKeepAliveSpec } from './keep-alive-spec.js';
 import { realClock, type Clock } from '../util/clock.js';
 
 export interface AdviseCommandOptions {

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { parseDuration } from '../worker-manager/duration.js';
+import { parseDuration } from '../util/duration.js';
 
 /** A Commander argument parser for an integer option `name`, answering a bad value with a readable message. */
 export function int(name: string) {

@@ -1,6 +1,6 @@
 import { totalmem } from 'node:os';
 import { z } from 'zod';
-import { parseKeepAliveSpec } from '../worker-manager/keep-alive.js';
+import { parseKeepAliveSpec } from './keep-alive-spec.js';
 
 /**
  * Every option of `lambkin serve`, validated once here, defaults applied, then frozen.

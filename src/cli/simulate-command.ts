@@ -11,7 +11,8 @@ import { renderSimulation, renderSimulationHtml, simulationJson, type LabelledRe
 import { runSeedPreset, seedCasesJson, seedPresetRuns } from '../simulator/seed-preset.js';
 import { defaultDurationMs, specFunctions, vpcKeyFor } from '../simulator/workload.js';
 import { loadWorkload, WorkloadError } from '../simulator/workload-spec.js';
-import { parseKeepAliveSpec, type KeepAliveConfig } from '../worker-manager/keep-alive.js';
+import type { KeepAliveConfig } from '../worker-manager/keep-alive-config.js';
+import { parseKeepAliveSpec } from './keep-alive-spec.js';
 import { realClock, type Clock } from '../util/clock.js';
 
 export interface SimulateCommandOptions {

@@ -1,5 +1,5 @@
 /** The seed experiment's outputs: terminal tables beside the seed's figures, report.json, report.html. */
-import { esc, fmt, table } from '../simulator/report.js';
+import { esc, fmt, table } from './report-format.js';
 import { SEED_CASES, seedReference } from './seed-cases.js';
 import type { CaseResult } from './seed-experiment.js';
 import type { Summary } from './statistics.js';

@@ -6,11 +6,11 @@
  * ~10 s narrow cold starts; more memory → faster init and handler), and a recommendation.
  */
 import type { LatencyProfile } from '../profiles/latency-profile.js';
-import type { KeepAliveConfigInput } from '../worker-manager/keep-alive.js';
+import type { KeepAliveConfigInput } from '../worker-manager/keep-alive-config.js';
 import { simulate } from './engine.js';
 import { realClock, type Clock } from '../util/clock.js';
 import type { PriceTable } from './prices.js';
-import { esc, fmt, htmlPage, lineChart, table } from './report.js';
+import { esc, fmt, htmlPage, lineChart, table } from '../experiments/report-format.js';
 import { compileArrivals, expectedArrivals, handlerMeanMs, vpcKeyFor, type SimFunction } from './workload.js';
 import type { ArrivalsSpec, HandlerSpec } from './workload-spec.js';
 

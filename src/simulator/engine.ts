@@ -17,7 +17,8 @@
 import { createSampler, type LatencyProfile, type ProfileSampler } from '../profiles/latency-profile.js';
 import { Rng } from '../profiles/rng.js';
 import { counterIds } from '../worker-manager/ids.js';
-import { createKeepAlivePolicy, type KeepAliveConfigInput, type KeepAlivePolicy } from '../worker-manager/keep-alive.js';
+import type { KeepAlivePolicy } from '../worker-manager/keep-alive.js';
+import { createKeepAlivePolicy, type KeepAliveConfigInput } from '../worker-manager/keep-alive-config.js';
 import type { FunctionSpec, PlacementOptionsInput, Step } from '../worker-manager/types.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
 import { EventQueue, poppedEvent } from './event-queue.js';

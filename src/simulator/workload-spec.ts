@@ -34,8 +34,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../worker-manager/duration.js';
-import { keepAliveConfigSchema } from '../worker-manager/keep-alive.js';
+import { parseDuration } from '../util/duration.js';
+import { keepAliveConfigSchema } from '../worker-manager/keep-alive-config.js';
 import { parseSpecText, specFormat, SpecSyntaxError } from './spec-file.js';
 
 /** A duration: ms as a number, or a string such as `500ms`, `30s`, `10m`, `2h`, `1d`. */

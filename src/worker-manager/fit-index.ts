@@ -2,17 +2,19 @@
  * Best-fit index: items keyed by free memory (integral MB), answering "the item with the least free
  * memory that is still >= need" in O(log d), where d is the number of DISTINCT free amounts present
  * (bounded by the worker capacity in MB and in practice tiny: 3072 MB / 128 MB sandboxes = 25 values).
- * Items with the same free amount share a bucket (an intrusive FIFO list), so inserting, moving and
+ * Items with the same free amount share a bucket (a FIFO `IntrusiveList`), so inserting, moving and
  * removing an item is O(1) plus, only when a bucket appears or empties, a splice of the d-sized
  * bucket array. The cost therefore does not grow with the number of items.
  */
+import { IntrusiveList, ListLink } from './intrusive-list.js';
 
 /** Membership of one item in one FitIndex. An item can be in several indexes through several nodes. */
 export class FitNode<T> {
   /** @internal */ bucket: FitBucket<T> | null = null;
-  /** @internal */ prev: FitNode<T> | null = null;
-  /** @internal */ next: FitNode<T> | null = null;
-  constructor(readonly item: T) {}
+  /** @internal */ readonly link: ListLink<T>;
+  constructor(readonly item: T) {
+    this.link = new ListLink<T>(item);
+  }
   /** Whether the node is currently in an index. */
   get indexed(): boolean {
     return this.bucket !== null;
@@ -21,9 +23,7 @@ export class FitNode<T> {
 
 /** @internal */
 class FitBucket<T> {
-  head: FitNode<T> | null = null;
-  tail: FitNode<T> | null = null;
-  size = 0;
+  readonly nodes = new IntrusiveList<T>();
   constructor(readonly free: number) {}
 }
 
@@ -52,12 +52,7 @@ export class FitIndex<T> {
       this.buckets.splice(i, 0, b);
     }
     node.bucket = b;
-    node.next = null;
-    node.prev = b.tail;
-    if (b.tail !== null) b.tail.next = node;
-    else b.head = node;
-    b.tail = node;
-    b.size++;
+    b.nodes.pushBack(node.link);
     this.count++;
   }
 
@@ -70,23 +65,19 @@ export class FitIndex<T> {
   /** The item with the least free memory >= `need` (the oldest entry among equals), or undefined. */
   bestFit(need: number): T | undefined {
     const b = this.buckets[this.lowerBound(need)];
-    return b === undefined ? undefined : b.head!.item;
+    return b?.nodes.head?.item;
   }
 
   /** Items in ascending free-memory order (for tests and views; allocates). */
   *entries(): IterableIterator<[T, number]> {
-    for (const b of this.buckets) for (let n = b.head; n !== null; n = n.next) yield [n.item, b.free];
+    for (const b of this.buckets) for (const item of b.nodes.items()) yield [item, b.free];
   }
 
   private unlink(node: FitNode<T>, b: FitBucket<T>): void {
-    if (node.prev !== null) node.prev.next = node.next;
-    else b.head = node.next;
-    if (node.next !== null) node.next.prev = node.prev;
-    else b.tail = node.prev;
-    node.prev = node.next = null;
+    b.nodes.remove(node.link);
     node.bucket = null;
     this.count--;
-    if (--b.size === 0) {
+    if (b.nodes.size === 0) {
       const i = this.lowerBound(b.free);
       this.buckets.splice(i, 1);
     }

@@ -20,7 +20,42 @@
  * A percentile is the first bin whose cumulative count reaches it; the head uses the bin's lower edge,
  * the tail its upper edge (so an IT in bin k is covered).
  */
-import type { HybridConfig, KeepAlivePolicy, KeepAliveWindows } from './keep-alive.js';
+import { z } from 'zod';
+import type { KeepAlivePolicy, KeepAliveWindows } from './keep-alive.js';
+
+const ms = z.number().finite().nonnegative();
+
+/** The hybrid policy's parameters; the defaults are the paper's (ATC '20, section 4.2). */
+export const hybridConfigSchema = z
+  .object({
+    policy: z.literal('hybrid'),
+    /** Histogram range: idle times beyond it are out of bounds (the paper: 4 hours). */
+    rangeMs: ms.positive().default(4 * 3_600_000),
+    /** Bin width (the paper: 1 minute). */
+    binMs: ms.positive().default(60_000),
+    /** Pre-warm window from this percentile of idle times (the paper: 5th). */
+    headPercentile: z.number().min(0).max(100).default(5),
+    /** Keep-alive window up to this percentile (the paper: 99th). */
+    tailPercentile: z.number().min(0).max(100).default(99),
+    /** The pre-warm window is shortened and the keep-alive end lengthened by this fraction (the paper: 10%). */
+    margin: z.number().min(0).max(1).default(0.1),
+    /** Below this coefficient of variation of the bin counts the histogram is not representative (flat). */
+    cvThreshold: z.number().nonnegative().default(2),
+    /** With fewer idle times than this observed, the histogram is not representative yet. */
+    minSamples: z.number().int().nonnegative().default(1),
+    /** Keep-alive when the histogram is not representative (the paper's standard keep-alive is the histogram range). */
+    fallbackKeepAliveMs: ms.optional(),
+    /** From this share of out-of-bound idle times on, use `outOfBoundKeepAliveMs` (the paper forecasts with ARIMA instead). */
+    oobThreshold: z.number().min(0).max(1).default(0.5),
+    /** Keep-alive for functions whose idle times mostly exceed the range (default: 10 min, the fixed policy's TTL). */
+    outOfBoundKeepAliveMs: ms.default(600_000),
+  })
+  .strict()
+  .refine((c) => c.headPercentile <= c.tailPercentile, { message: 'headPercentile must not exceed tailPercentile', path: ['headPercentile'] })
+  .refine((c) => c.binMs <= c.rangeMs, { message: 'binMs must not exceed rangeMs', path: ['binMs'] });
+
+/** The hybrid policy's validated parameters. */
+export type HybridConfig = z.output<typeof hybridConfigSchema>;
 
 /** Per-function histogram state. */
 export class HybridState {

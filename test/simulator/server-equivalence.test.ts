@@ -20,7 +20,7 @@ import { simulate, type InvocationKind } from '../../src/simulator/engine.js';
 import { loadPrices } from '../../src/simulator/prices.js';
 import { compileArrivals, type SimFunction } from '../../src/simulator/workload.js';
 import { VirtualClock } from '../../src/util/clock.js';
-import { createKeepAlivePolicy, type KeepAliveConfigInput } from '../../src/worker-manager/keep-alive.js';
+import { createKeepAlivePolicy, type KeepAliveConfigInput } from '../../src/worker-manager/keep-alive-config.js';
 import type { PlacementOptionsInput } from '../../src/worker-manager/types.js';
 import { WorkerManager } from '../../src/worker-manager/worker-manager.js';
 

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { TimerHeap, type TimerItem } from '../../src/worker-manager/keep-alive-heap.js';
-import { HybridHistogramPolicy, type HybridState } from '../../src/worker-manager/keep-alive-hybrid.js';
-import { createKeepAlivePolicy, FixedKeepAlive, hybridConfigSchema, parseKeepAliveSpec, type KeepAliveWindows } from '../../src/worker-manager/keep-alive.js';
+import { HybridHistogramPolicy, hybridConfigSchema, type HybridState } from '../../src/worker-manager/keep-alive-hybrid.js';
+import { FixedKeepAlive, type KeepAliveWindows } from '../../src/worker-manager/keep-alive.js';
+import { createKeepAlivePolicy } from '../../src/worker-manager/keep-alive-config.js';
 import { WorkerManager } from '../../src/worker-manager/worker-manager.js';
 import { cold, complete, invoke, kinds, spec, warm } from './helpers.js';
 
@@ -50,17 +51,6 @@ describe('keep-alive policy configuration', () => {
     const w = { prewarmMs: 1, keepAliveMs: 1 };
     new FixedKeepAlive(5000).invocationEnded(null, 0, w);
     assert.deepEqual(w, { prewarmMs: 0, keepAliveMs: 5000 });
-  });
-
-  test('CLI forms parse; bad ones say what is allowed', () => {
-    assert.deepEqual(parseKeepAliveSpec('fixed:30s'), { policy: 'fixed', ttlMs: 30_000 });
-    const h = parseKeepAliveSpec('hybrid:rangeMs=2h,cvThreshold=1.5');
-    assert.equal(h.policy, 'hybrid');
-    assert.ok(h.policy === 'hybrid' && h.rangeMs === 7_200_000 && h.cvThreshold === 1.5 && h.binMs === 60_000);
-    assert.throws(() => parseKeepAliveSpec('lru'), /unknown keep-alive policy "lru"/);
-    assert.throws(() => parseKeepAliveSpec('hybrid:headPercentile=99,tailPercentile=5'), /headPercentile must not exceed tailPercentile/);
-    assert.throws(() => parseKeepAliveSpec('hybrid:bogus=1'), /invalid hybrid keep-alive options/);
-    assert.throws(() => parseKeepAliveSpec('fixed:soon'), /not a duration/);
   });
 });
 

@@ -1,7 +1,6 @@
 /**
- * The parser of human-written durations (`10m`). It lives in the pure core because the core's keep-alive
- * specs (`fixed:10m`) need it and the core may import nothing above it; the simulator's workload files use
- * it too, so both read the same grammar as the CLI's options (src/cli/duration.ts).
+ * The parser of human-written durations (`10m`), shared by the CLI's options (src/cli/duration.ts,
+ * keep-alive specs) and the simulator's workload files, so both read one grammar.
  */
 
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
