@@ -186,6 +186,8 @@ export class SandboxNetworks {
   start(): Promise<void> {
     this.started ??= (async () => {
       if (this.mode === 'nat') await this.ensureBlock();
+      // A killed instance's rules and VPC namespaces go at the next start, whatever its mode.
+      else if (this.enisUsable) await removeDeadClaims(this.claimsDir(), this.options.ip, this.options.nft);
       this.refill();
     })();
     return this.started;
@@ -206,9 +208,14 @@ export class SandboxNetworks {
     return this.blockReady;
   }
 
-  private async claimBlock(): Promise<Block> {
+  private claimsDir(): string {
     const dir = this.options.claimsDir ?? DEFAULT_CLAIMS_DIR;
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  private async claimBlock(): Promise<Block> {
+    const dir = this.claimsDir();
     await removeDeadClaims(dir, this.options.ip, this.options.nft);
     const start = Math.floor(Math.random() * BLOCKS);
     for (let i = 0; i < BLOCKS && !this.block; i++) {

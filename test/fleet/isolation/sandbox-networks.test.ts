@@ -173,6 +173,28 @@ void test(
 );
 
 void test(
+  "start-up at mode none also removes a dead instance's claim, table and VPC namespace",
+  { skip },
+  leakFree(async (_t, defer) => {
+    const claimsDir = mkdtempSync(join(tmpdir(), 'lambkin-net-claims-'));
+    defer(() => rmSync(claimsDir, { recursive: true, force: true }));
+    const dead = spawnSync('true').pid as number;
+    const index = 1000 + Math.floor(Math.random() * 24);
+    writeFileSync(join(claimsDir, `block-${index}`), `${dead}\n`);
+    execFileSync(nft, ['-f', '-'], { input: natRules(index) });
+    defer(() => spawnSync(nft, ['delete', 'table', 'ip', `lambkin_${index}`]));
+    execFileSync(ip, ['netns', 'add', `lk${index}-vpc-dead`]);
+    defer(() => spawnSync(ip, ['netns', 'del', `lk${index}-vpc-dead`]));
+    const n = new SandboxNetworks({ mode: 'none', perl: caps.tools.perl ?? 'perl', ip, nft, unshareSyscall: sys?.unshare ?? 0, prctlSyscall: sys?.prctl ?? 0, pool: 0, claimsDir });
+    defer(() => n.close());
+    await n.start();
+    assert.equal(existsSync(join(claimsDir, `block-${index}`)), false, 'the dead claim is gone');
+    assert.notEqual(spawnSync(nft, ['list', 'table', 'ip', `lambkin_${index}`]).status, 0, "the dead instance's table is gone");
+    assert.equal(existsSync(`/run/netns/lk${index}-vpc-dead`), false, "the dead instance's VPC namespace is gone");
+  }),
+);
+
+void test(
   "start-up removes a dead instance's claim and its table",
   { skip },
   leakFree(async (_t, defer) => {
