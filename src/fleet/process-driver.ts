@@ -125,6 +125,8 @@ export class ProcessDriver implements SandboxDriver {
     } catch (err) {
       await sandbox.stop();
       throw err;
+    } finally {
+      box.initDone();
     }
     // Init is done and the runtime waits on /next: frozen until its first invocation.
     sandbox.freezeWhenIdle();

@@ -113,6 +113,11 @@ export interface IsolatedSandbox {
   inheritFds(): readonly number[];
   /** Called once the init is spawned: lambkin's copies of inherited fds can go. */
   spawned(): void;
+  /**
+   * Called once the sandbox's init has finished (or failed): background refills of the ready pools
+   * wait for cold starts in flight, so their helpers take no CPU from one. Idempotent.
+   */
+  initDone(): void;
   /** The init's plan for this sandbox (launcher.ts). */
   plan(runtime: RuntimeCommand): LaunchPlan;
   /** True when the kernel's OOM killer has killed a process of this sandbox. */
@@ -145,6 +150,7 @@ export function plainSandbox(spec: Pick<IsolationSpec, 'codeDir'>): IsolatedSand
     prepare: () => Promise.resolve(),
     inheritFds: () => [],
     spawned: () => undefined,
+    initDone: () => undefined,
     plan: (rt) => ({ mode: 'none', command: rt.command, args: rt.args, env: rt.env, cwd: spec.codeDir }),
     oomKilled: () => false,
     peakMb: () => undefined,
@@ -187,6 +193,9 @@ export class Isolation {
   private nextUid: number;
   private nextSocketDir = 0;
   private closing: Promise<void> | undefined;
+  /** Cold starts of full sandboxes whose init has not finished, and who waits for there to be none. */
+  private coldStarts = 0;
+  private quietWaiters: (() => void)[] = [];
 
   private constructor(
     resolved: ResolvedLevel,
@@ -217,7 +226,8 @@ export class Isolation {
       }
       mkdirSync(this.runtimeDir, { mode: 0o755 });
       stageRuntimes(this.runtimeDir);
-      this.scratch = new ScratchDisks({ dir: join(runDir, 'scratch'), ...(options.scratchPool ? { pool: options.scratchPool } : {}), ...(options.log ? { log: options.log } : {}) });
+      const quiet = (): Promise<void> => this.whenQuiet();
+      this.scratch = new ScratchDisks({ dir: join(runDir, 'scratch'), quiet, ...(options.scratchPool ? { pool: options.scratchPool } : {}), ...(options.log ? { log: options.log } : {}) });
       const sys = initSyscalls(caps.arch);
       this.networks =
         options.network === false || !sys
@@ -227,6 +237,7 @@ export class Isolation {
               perl: caps.tools.perl ?? 'perl',
               ...(caps.tools.ip ? { ip: caps.tools.ip } : {}),
               ...(caps.tools.nft ? { nft: caps.tools.nft } : {}),
+              quiet,
               unshareSyscall: sys.unshare,
               prctlSyscall: sys.prctl,
               ...(options.networkPool !== undefined ? { pool: options.networkPool } : {}),
@@ -302,6 +313,18 @@ export class Isolation {
     await this.networks?.deleteEni(eniId);
   }
 
+  /** Resolves when no full sandbox's init is running (at once when none is). */
+  private whenQuiet(): Promise<void> {
+    if (this.coldStarts === 0 || this.closing) return Promise.resolve();
+    return new Promise((resolve) => this.quietWaiters.push(resolve));
+  }
+
+  private coldStartEnded(): void {
+    this.coldStarts--;
+    if (this.coldStarts > 0) return;
+    for (const w of this.quietWaiters.splice(0)) w();
+  }
+
   /** Makes a worker a cgroup parent with its memory capacity. */
   provisionWorker(workerId: string, capacityMb: number): void {
     this.cgroups?.ensureWorker(workerId, capacityMb);
@@ -356,6 +379,7 @@ export class Isolation {
         prepare: () => Promise.resolve(),
         inheritFds: () => [],
         spawned: () => undefined,
+        initDone: () => undefined,
         plan: (rt) => ({ mode: 'cgroups', joinFiles: cgroup.joinFiles, command: rt.command, args: rt.args, env: rt.env, cwd: spec.codeDir }),
         release: () => cgroup.remove(),
       };
@@ -377,6 +401,13 @@ export class Isolation {
     const scratch = this.scratch;
     const tmpMb = spec.ephemeralStorageMb ?? DEFAULT_EPHEMERAL_MB;
     const networks = socketDir ? this.networks : undefined;
+    this.coldStarts++;
+    let coldStartOver = false;
+    const initDone = (): void => {
+      if (coldStartOver) return;
+      coldStartOver = true;
+      this.coldStartEnded();
+    };
     let disk: ScratchDisk | undefined;
     let net: SandboxNetwork | undefined;
     let released: Promise<void> | undefined;
@@ -405,6 +436,7 @@ export class Isolation {
         disk?.closeMountFd();
         net?.closeFd();
       },
+      initDone,
       plan: (rt) => ({
         mode: 'full',
         uid,
@@ -431,7 +463,7 @@ export class Isolation {
       }),
       // Memoized so a second call cannot free the uid again once another sandbox holds it.
       release: () =>
-        (released ??= cgroup.remove().then(async () => {
+        (released ??= (initDone(), cgroup.remove()).then(async () => {
           if (socketDir) rmSync(socketDir, { recursive: true, force: true });
           await disk?.release();
           await net?.release();
@@ -457,6 +489,7 @@ export class Isolation {
   /** Removes every cgroup of this instance and its state directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const w of this.quietWaiters.splice(0)) w();
       await this.cgroups?.close();
       await this.scratch?.close();
       await this.networks?.close();

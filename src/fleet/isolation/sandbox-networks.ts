@@ -121,6 +121,8 @@ export interface SandboxNetworksOptions {
   readonly prctlSyscall: number;
   /** Default {@link DEFAULT_NETWORK_POOL}. */
   readonly pool?: number;
+  /** Awaited before each background refill: resolves when no cold start is in flight. Default: at once. */
+  readonly quiet?: () => Promise<void>;
   /** Default {@link DEFAULT_CLAIMS_DIR}. */
   readonly claimsDir?: string;
   readonly log?: (message: string) => void;
@@ -351,7 +353,11 @@ export class SandboxNetworks {
     this.filling = true;
     void (async () => {
       try {
-        while (!this.closed && this.ready.length < this.target) await this.makeInto();
+        while (!this.closed && this.ready.length < this.target) {
+          await this.options.quiet?.();
+          if (this.closed) break;
+          await this.makeInto();
+        }
       } catch (err) {
         this.options.log?.(`lambkin: could not prepare a sandbox network namespace: ${(err as Error).message}`);
       } finally {
@@ -362,7 +368,8 @@ export class SandboxNetworks {
 
   private async makeInto(): Promise<void> {
     const net = await this.make();
-    if (this.closed) await net.release();
+    // A refill and whenFilled() may both have been making one: never keep more than the pool's size.
+    if (this.closed || this.ready.length >= this.target) await net.release();
     else this.ready.push(net);
   }
 

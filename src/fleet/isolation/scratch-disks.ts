@@ -97,6 +97,8 @@ export interface ScratchDisksOptions {
   readonly directIo?: boolean;
   /** Mount pooled disks ahead (detached, see ScratchDisk.mountFd) when the kernel can. Default true. */
   readonly premount?: boolean;
+  /** Awaited before each background refill: resolves when no cold start is in flight. Default: at once. */
+  readonly quiet?: () => Promise<void>;
   /** Skip removing dead instances' leftovers at start-up (tests that stage leftovers). Default false. */
   readonly skipCleanup?: boolean;
   /** Receives background failures (pool refills, start-up cleanup), once per distinct message. */
@@ -522,6 +524,8 @@ export class ScratchDisks {
     this.filling = (async () => {
       await this.startup;
       for (let size = this.shortSize(); size !== undefined && !this.closing; size = this.shortSize()) {
+        await this.options.quiet?.();
+        if (this.closing) break;
         let made: Made;
         try {
           made = await this.track(this.make(size));

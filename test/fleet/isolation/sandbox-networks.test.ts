@@ -216,3 +216,29 @@ void test(
     assert.equal(readFileSync(join(claimsDir, `block-${(n.tableName as string).slice('lambkin_'.length)}`), 'utf8').trim(), String(process.pid));
   }),
 );
+
+void test(
+  'the pool refills only when no cold start is in flight (its helpers take no CPU from one)',
+  { skip },
+  leakFree(async (_t, defer) => {
+    let open = (): void => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    const claimsDir = mkdtempSync(join(tmpdir(), 'lambkin-net-claims-'));
+    defer(() => rmSync(claimsDir, { recursive: true, force: true }));
+    const n = new SandboxNetworks({ mode: 'none', perl: caps.tools.perl ?? 'perl', ip, nft, unshareSyscall: sys?.unshare ?? 0, prctlSyscall: sys?.prctl ?? 0, pool: 1, claimsDir, quiet: () => gate });
+    defer(() => n.close());
+    await n.whenFilled();
+    gate = new Promise((r) => (open = r));
+    const first = await n.claim();
+    assert.ok(first, 'the ready namespace');
+    // The refill waits at the gate: the pool stays empty (an empty pool at `none` answers undefined).
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(await n.claim(), undefined, 'refilled while a cold start was in flight');
+    open();
+    await n.whenFilled();
+    const again = await n.claim();
+    assert.ok(again, 'refilled once quiet');
+    await first.release();
+    await again.release();
+  }),
+);
