@@ -9,6 +9,9 @@ import { endLine, logStreamName, reportLine, startLine, tailBase64 } from './log
 import type { LogStore } from './log-store.js';
 import type { Tracer, TracingMode } from '../tracing/tracer.js';
 import type { InvocationTrace, TraceStep } from '../tracing/segments.js';
+import { FleetSteps } from './fleet-steps.js';
+import { StepExecutor, type BackgroundStepEvent } from './step-executor.js';
+
 
 /** What the invoke path needs of a function version (the registry's record, narrowed). */
 export interface InvocableVersion {
@@ -74,14 +77,6 @@ export interface InvokeServiceOptions {
   readonly tracer?: Tracer;
 }
 
-/** The outcome of a step run in the background (provisioned sandboxes, hyperplane ENIs, tick refills). */
-export interface BackgroundStepEvent {
-  /** The step the work was for: a create-sandbox (after its prerequisites) or a lone attach-eni / provision-worker. */
-  readonly step: Step;
-  /** Set when it (or one of its prerequisites) failed. */
-  readonly error?: unknown;
-}
-
 interface VersionEntry {
   readonly version: InvocableVersion;
   readonly streams: Map<string, string>;
@@ -100,8 +95,11 @@ export class InvokeService {
   private closed = false;
   private readonly chains = new Set<Promise<void>>();
   private readonly stepListeners = new Set<(e: BackgroundStepEvent) => void>();
+  private readonly executor: StepExecutor<Promise<void>>;
 
-  constructor(private readonly o: InvokeServiceOptions) {}
+  constructor(private readonly o: InvokeServiceOptions) {
+    this.executor = this.executorFor(new FleetSteps(o.fleet, o.clock, { track: (p) => this.track(p) }));
+  }
 
   /** The sandbox spec for a create-sandbox step; the fleet calls this. */
   specFor(step: Extract<Step, { kind: 'create-sandbox' }>): SandboxSpec {
@@ -225,19 +223,14 @@ export class InvokeService {
     const steps: TraceStep[] = [];
     let initEnd: number | undefined;
     if (decision.kind === 'cold') {
+      let failure: InvokeResult | undefined;
+      const fleet = new FleetSteps(this.o.fleet, clock, { track: (p) => this.track(p), trace: steps, ...(req.signal ? { signal: req.signal } : {}) });
       try {
-        for (const step of decision.steps) {
-          const start = clock.now();
-          await this.o.fleet.execute(step, req.signal);
-          if (step.kind === 'provision-worker' || step.kind === 'attach-eni' || step.kind === 'create-sandbox') {
-            steps.push({ kind: step.kind, start, end: clock.now() });
-          }
-          this.reportDone(step);
-        }
+        await this.executorFor(fleet).coldStart(sandboxId, decision.steps, (err) => {
+          if (err instanceof SandboxInitError) failure = this.initFailure(v, req, sandboxId, err, narrow);
+        });
       } catch (err) {
-        const result = err instanceof SandboxInitError ? this.initFailure(v, req, sandboxId, err, narrow) : undefined;
-        this.applySteps(wm.failed(sandboxId, clock.now()));
-        if (result) {
+        if (failure) {
           const end = clock.now();
           record({
             steps,
@@ -247,10 +240,10 @@ export class InvokeService {
             invokeEnd: end,
             coldStart: true,
             narrowColdStart: narrow,
-            error: { kind: 'fault', errorType: result.errorType ?? 'Runtime.Unknown' },
+            error: { kind: 'fault', errorType: failure.errorType ?? 'Runtime.Unknown' },
             statusCode: 200,
           });
-          return { ...result, ...traced };
+          return { ...failure, ...traced };
         }
         throw err;
       }
@@ -358,56 +351,29 @@ export class InvokeService {
     this.o.logs.append({ account: v.account, region: v.region, functionName: v.functionName }, stream, lines);
   }
 
-  private reportDone(step: Step): void {
-    const now = this.o.clock.now();
-    const wm = this.o.workerManager;
-    if (step.kind === 'provision-worker') wm.workerReady(step.workerId, now);
-    else if (step.kind === 'attach-eni') wm.eniReady(step.eniId, now);
-    else if (step.kind === 'create-sandbox') this.apply(wm.ready(step.sandboxId, now));
+  /** A StepExecutor over `fleet` reporting to the worker manager (closing silences it). */
+  private executorFor(fleet: FleetSteps): StepExecutor<Promise<void>> {
+    return new StepExecutor({
+      fleet,
+      core: this.o.workerManager,
+      stopped: () => this.closed,
+      afterReport: () => this.scheduleTick(),
+      onApply: (steps) => this.forget(steps),
+      onBackground: (e) => {
+        for (const l of [...this.stepListeners]) {
+          try {
+            l(e);
+          } catch {
+            // A listener's failure must not break the chain's bookkeeping; listeners report their own errors.
+          }
+        }
+      },
+    });
   }
 
-  /** Runs `chain` in order in the background, reporting each step's completion (or the failure) to the worker manager. */
-  private runChain(chain: readonly Step[]): void {
-    const goal = chain[chain.length - 1];
-    if (goal === undefined) return;
-    const p = (async () => {
-      for (const step of chain) {
-        try {
-          await this.o.fleet.execute(step);
-        } catch (error) {
-          if (this.closed) return;
-          const now = this.o.clock.now();
-          const wm = this.o.workerManager;
-          // A sandbox stopped on purpose while it started (e.g. provisioned concurrency lowered) is no failure.
-          if (goal.kind === 'create-sandbox' && wm.describeSandbox(goal.sandboxId) === undefined) return;
-          if (goal.kind === 'create-sandbox') this.apply(wm.failed(goal.sandboxId, now));
-          else if (goal.kind === 'attach-eni') this.apply(wm.eniFailed(goal.eniId, now));
-          this.scheduleTick();
-          this.emitStep({ step: goal, error });
-          return;
-        }
-        if (this.closed) return;
-        this.reportDone(step);
-      }
-      this.scheduleTick();
-      this.emitStep({ step: goal });
-    })().catch((error: unknown) => {
-      // The bookkeeping itself threw (a worker-manager invariant): report it as the chain's failure,
-      // since nothing awaits `p` but settled() and a rejection here would be unhandled.
-      this.emitStep({ step: goal, error });
-    });
+  private track(p: Promise<void>): void {
     this.chains.add(p);
     void p.finally(() => this.chains.delete(p));
-  }
-
-  private emitStep(e: BackgroundStepEvent): void {
-    for (const l of [...this.stepListeners]) {
-      try {
-        l(e);
-      } catch {
-        // A listener's failure must not break the chain's bookkeeping; listeners report their own errors.
-      }
-    }
   }
 
   /** Arms one timer for the worker manager's next deadline (expiries, retirements). */
@@ -427,26 +393,13 @@ export class InvokeService {
   }
 
   /**
-   * Hands steps nobody waits for to the fleet and forgets the sandboxes they stop. A create-sandbox
-   * (provisioned concurrency, tick refills) runs after the provision-worker / attach-eni steps of its
-   * worker listed before it, and each completed step is reported to the worker manager (workerReady,
-   * eniReady, ready), as the invoke path does for its own cold starts; a failure is reported too
-   * (failed / eniFailed). A lone attach-eni (a hyperplane ENI) runs on its own. Cleanup steps run as is.
+   * Hands steps nobody waits for to the step executor (which forgets the sandboxes they stop, see `forget`).
    */
   private apply(steps: readonly Step[]): void {
-    const cleanup: Step[] = [];
-    const prerequisites: Step[] = [];
-    const used = new Set<Step>();
-    for (const s of steps) {
-      if (s.kind === 'provision-worker' || s.kind === 'attach-eni') prerequisites.push(s);
-      else if (s.kind === 'create-sandbox') {
-        const before = prerequisites.filter((p) => 'workerId' in p && p.workerId === s.workerId);
-        for (const p of before) used.add(p);
-        this.runChain([...before, s]);
-      } else cleanup.push(s);
-    }
-    for (const p of prerequisites) if (!used.has(p)) this.runChain([p]);
-    this.o.fleet.executeInBackground(cleanup);
+    this.executor.apply(steps);
+  }
+
+  private forget(steps: readonly Step[]): void {
     for (const s of steps) {
       if (s.kind !== 'stop-sandbox') continue;
       const key = this.sandboxVersion.get(s.sandboxId);

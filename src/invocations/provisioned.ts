@@ -16,7 +16,8 @@ import { SandboxInitError } from '../fleet/sandbox-driver.js';
 import type { WorkerManager } from '../worker-manager/worker-manager.js';
 import type { FunctionSpec } from '../worker-manager/types.js';
 import type { Clock } from '../util/clock.js';
-import type { BackgroundStepEvent, InvocableVersion, InvokeService } from './invoke-service.js';
+import type { InvocableVersion, InvokeService } from './invoke-service.js';
+import type { BackgroundStepEvent } from './step-executor.js';
 
 /** A config's state as GetProvisionedConcurrencyConfig reports it. */
 export interface ProvisionedStatus {

@@ -20,7 +20,8 @@ import type { FunctionRegistry } from '../functions/registry.js';
 import { functionArn } from '../functions/names.js';
 import type { WorkerManager } from '../worker-manager/worker-manager.js';
 import type { Clock } from '../util/clock.js';
-import type { BackgroundStepEvent, InvokeService } from './invoke-service.js';
+import type { InvokeService } from './invoke-service.js';
+import type { BackgroundStepEvent } from './step-executor.js';
 
 /** The worker manager's key of a VPC configuration: sorted subnets `|` sorted security groups. */
 export function vpcKeyOf(vpc: Pick<VpcConfig, 'subnetIds' | 'securityGroupIds'>): string {

@@ -2,10 +2,10 @@
  * The discrete-event simulator: the SAME `WorkerManager` as the server, a simulated fleet whose steps
  * complete after a latency profile's draws on a virtual time line, and a workload's arrivals.
  *
- * Per invocation: acquire → warm (handler runs now) | cold (steps: provision-worker → workerProvisionMs,
- * attach-eni → eniCreateMs, create-sandbox → coldStartTotalMs(memory), in order; a step already under way
- * for another invocation is awaited, not repeated, as the server's fleet does) → ready → handler →
- * release. `tick()` runs at `nextDeadline()`. Latency = wait for the steps + handler duration.
+ * Per invocation: acquire → warm (handler runs now) | cold (the server's StepExecutor runs the steps
+ * on a SimulatedFleet: provision-worker → workerProvisionMs, attach-eni → eniCreateMs, create-sandbox →
+ * coldStartTotalMs(memory)) → ready → handler → release. `tick()` runs at `nextDeadline()`.
+ * Latency = wait for the steps + handler duration.
  *
  * Hot path: events live in typed arrays (event-queue.ts), per-function counters in typed arrays,
  * latencies in log histograms; an invocation allocates only what the core's decision allocates.
@@ -26,13 +26,12 @@ import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
 import { cost, type Architecture, type PriceTable } from './prices.js';
 import { compileHandler, type ArrivalSource, type Draw, type SimFunction } from './workload.js';
 import { realClock, type Clock } from '../util/clock.js';
+import { StepExecutor } from '../invocations/step-executor.js';
+import { SimulatedFleet } from './simulated-fleet.js';
 
 const ARRIVAL = 1;
 const READY = 2;
 const COMPLETE = 3;
-const WORKER_READY = 4;
-const ENI_READY = 5;
-const BG_READY = 6;
 
 /** What a decision was, for callbacks. */
 export type InvocationKind = 'warm' | 'cold' | 'narrow' | 'throttle';
@@ -138,10 +137,8 @@ class Simulation {
   private readonly fNarrow: Float64Array;
   private readonly fThrottle: Float64Array;
   private readonly fGbMs: Float64Array;
-  /** Memory of every live sandbox (for stops; idleness follows from the stop reason). */
-  private readonly sandboxes = new Map<string, number>();
-  private readonly pendingWorkers = new Map<string, number>();
-  private readonly pendingEnis = new Map<string, number>();
+  private readonly fleet: SimulatedFleet;
+  private readonly steps: StepExecutor<number>;
   // In-flight invocations, by slot.
   private slotId: (string | undefined)[] = [];
   private slotHandler = new Float64Array(1024);
@@ -149,7 +146,6 @@ class Simulation {
   private freeSlots: number[] = [];
   // Integrals and gauges.
   private lastT = 0;
-  private idleMb = 0;
   private idleArea = 0;
   private workers = 0;
   private workersArea = 0;
@@ -157,7 +153,6 @@ class Simulation {
   private enis = 0;
   private enisArea = 0;
   private enisPeak = 0;
-  private prewarms = 0;
   private invocations = 0;
   private readonly seriesEvery: number;
   private nextSample = 0;
@@ -175,6 +170,19 @@ class Simulation {
     this.sampler = createSampler(cfg.profile, { seed: cfg.seed, timeScale: cfg.timeScale ?? 1 });
     this.n = cfg.functions.length;
     this.q = new EventQueue(Math.max(1024, this.n * 2));
+    this.fleet = new SimulatedFleet(this.q, this.sampler);
+    this.steps = new StepExecutor({
+      fleet: this.fleet,
+      core: this.wm,
+      onApply: (steps) => {
+        for (const s of steps) {
+          if (s.kind !== 'create-sandbox') {
+            this.refreshFleet();
+            return;
+          }
+        }
+      },
+    });
     this.specs = cfg.functions.map((f) => {
       if (f.memoryMb > workerMemoryMb) throw new RangeError(`function ${f.name}: MemorySize ${f.memoryMb} MB exceeds the worker size ${workerMemoryMb} MB`);
       const functionKey = `arn:aws:lambda:us-east-1:${f.account}:function:${f.name}`;
@@ -238,7 +246,7 @@ class Simulation {
       if (dl <= tn) {
         if (tn === Infinity && dl > end) break;
         this.advance(dl);
-        this.applySteps(wm.tick(dl), dl);
+        this.steps.apply(wm.tick(dl));
         continue;
       }
       if (tm < tq && tm <= tp) {
@@ -268,29 +276,15 @@ class Simulation {
           this.arrival(ev.payload, t);
           if (progress !== undefined && (this.invocations & 0xffff) === 0) progress(t, this.invocations);
           break;
-        case READY: {
-          const slot = ev.payload;
-          const steps = wm.ready(this.slotId[slot]!, t);
-          if (steps.length > 0) this.applySteps(steps, t);
-          q.push(t + this.slotHandler[slot]!, COMPLETE, slot);
+        case READY:
+          // The executor reported the sandbox ready (an event scheduled just before this one).
+          q.push(t + this.slotHandler[ev.payload]!, COMPLETE, ev.payload);
           break;
-        }
         case COMPLETE:
           this.complete(ev.payload, t);
           break;
-        case WORKER_READY:
-          wm.workerReady(ev.ref!, t);
-          this.pendingWorkers.delete(ev.ref!);
-          break;
-        case ENI_READY:
-          wm.eniReady(ev.ref!, t);
-          this.pendingEnis.delete(ev.ref!);
-          break;
-        case BG_READY: {
-          const steps = wm.ready(ev.ref!, t);
-          if (steps.length > 0) this.applySteps(steps, t);
-          break;
-        }
+        default:
+          this.fleet.handle(ev);
       }
     }
     const simEnd = Math.max(end, this.lastT);
@@ -326,7 +320,7 @@ class Simulation {
     if (d.kind === 'warm') {
       this.fWarm[i]!++;
       // A warm start takes an idle sandbox of this function.
-      this.idleMb -= mem;
+      this.fleet.idleMb -= mem;
       this.q.push(t + h, COMPLETE, slot);
       latency = h;
       billedMs = Math.ceil(h);
@@ -334,27 +328,8 @@ class Simulation {
     } else {
       this.fCold[i]!++;
       if (d.narrow) this.fNarrow[i]!++;
-      let cursor = t;
-      let init = 0;
-      const steps = d.steps;
-      for (let k = 0; k < steps.length; k++) {
-        const s = steps[k]!;
-        switch (s.kind) {
-          case 'provision-worker':
-            cursor = Math.max(cursor, this.workerReadyAt(s.workerId, cursor));
-            break;
-          case 'attach-eni':
-            cursor = Math.max(cursor, this.eniReadyAt(s.eniId, cursor));
-            break;
-          case 'create-sandbox':
-            init = this.sampler.coldStartTotalMs(s.memoryMb);
-            cursor += init;
-            this.sandboxes.set(s.sandboxId, s.memoryMb);
-            break;
-          default:
-            this.cleanup(s, undefined);
-        }
-      }
+      const cursor = this.steps.coldStart(d.sandboxId, d.steps) ?? t;
+      const init = this.fleet.lastInitMs;
       this.q.push(cursor, READY, slot);
       this.refreshFleet();
       latency = cursor - t + h;
@@ -373,81 +348,16 @@ class Simulation {
     this.freeSlots.push(slot);
     const steps = this.wm.release(id, t);
     if (steps.length === 0) {
-      this.idleMb += mem;
+      this.fleet.idleMb += mem;
       return;
     }
     // Released into idle unless the policy unloaded it (pre-warm later) or it was retired.
     let stopped = false;
     for (const s of steps) if (s.kind === 'stop-sandbox' && s.sandboxId === id) stopped = true;
-    if (!stopped) this.idleMb += mem;
-    this.applySteps(steps, t, id);
-  }
-
-  /** Steps nobody waits for (tick, release, ready): cleanups, and background sandboxes (pre-warm, refills). */
-  private applySteps(steps: readonly Step[], t: number, released?: string): void {
-    let cursor = t;
-    let fleetChanged = false;
-    for (const s of steps) {
-      switch (s.kind) {
-        // As in arrival(): a legacy ENI is attached once its worker is provisioned, not in parallel.
-        case 'provision-worker':
-          cursor = Math.max(cursor, this.workerReadyAt(s.workerId, cursor));
-          fleetChanged = true;
-          break;
-        case 'attach-eni':
-          cursor = Math.max(cursor, this.eniReadyAt(s.eniId, cursor));
-          fleetChanged = true;
-          break;
-        case 'create-sandbox': {
-          const readyAt = cursor + this.sampler.coldStartTotalMs(s.memoryMb);
-          // Memory is held from now on and nobody uses it yet: it counts as idle.
-          this.sandboxes.set(s.sandboxId, s.memoryMb);
-          this.idleMb += s.memoryMb;
-          if (s.prewarm === true) this.prewarms++;
-          this.q.push(readyAt, BG_READY, 0, s.sandboxId);
-          cursor = t;
-          break;
-        }
-        default:
-          this.cleanup(s, released);
-          fleetChanged = true;
-      }
-    }
-    if (fleetChanged) this.refreshFleet();
-  }
-
-  /**
-   * A stop-sandbox frees idle memory when the sandbox was idle: expiries and evictions only take idle
-   * sandboxes; a retirement takes idle ones, except the sandbox just released (`released`, never idle);
-   * failed / discarded ones were never idle.
-   */
-  private cleanup(s: Step, released: string | undefined): void {
-    if (s.kind !== 'stop-sandbox') return;
-    const mem = this.sandboxes.get(s.sandboxId);
-    if (mem === undefined) return;
-    this.sandboxes.delete(s.sandboxId);
-    if (s.sandboxId === released || s.reason === 'failed' || s.reason === 'discarded') return;
-    this.idleMb -= mem;
-  }
-
-  private workerReadyAt(id: string, from: number): number {
-    let r = this.pendingWorkers.get(id);
-    if (r === undefined) {
-      r = from + this.sampler.workerProvisionMs();
-      this.pendingWorkers.set(id, r);
-      this.q.push(r, WORKER_READY, 0, id);
-    }
-    return r;
-  }
-
-  private eniReadyAt(id: string, from: number): number {
-    let r = this.pendingEnis.get(id);
-    if (r === undefined) {
-      r = from + this.sampler.eniCreateMs();
-      this.pendingEnis.set(id, r);
-      this.q.push(r, ENI_READY, 0, id);
-    }
-    return r;
+    if (!stopped) this.fleet.idleMb += mem;
+    this.fleet.released = id;
+    this.steps.apply(steps);
+    this.fleet.released = undefined;
   }
 
   /** Arrival time of a per-minute key of the current minute (its high bits are the position in the minute). */
@@ -520,16 +430,17 @@ class Simulation {
   }
 
   private advance(t: number): void {
+    this.fleet.time = t;
     const dt = t - this.lastT;
     if (dt > 0) {
       while (t >= this.nextSample && this.nextSample <= this.cfg.durationMs) {
         this.series.t.push(this.nextSample);
         this.series.workers.push(this.workers);
         this.series.enis.push(this.enis);
-        this.series.idleMb.push(this.idleMb);
+        this.series.idleMb.push(this.fleet.idleMb);
         this.nextSample += this.seriesEvery > 0 ? this.seriesEvery : Infinity;
       }
-      this.idleArea += this.idleMb * dt;
+      this.idleArea += this.fleet.idleMb * dt;
       this.workersArea += this.workers * dt;
       this.enisArea += this.enis * dt;
       this.lastT = t;
@@ -584,7 +495,7 @@ class Simulation {
       invocations: this.invocations,
       counts: countSummary(totals.invocations, totals.warm, totals.cold, totals.narrowCold, totals.throttled),
       latencyMs: all.summary(),
-      prewarms: this.prewarms,
+      prewarms: this.fleet.prewarms,
       workers: { created: c.workersCreated, peak: this.workersPeak, mean: this.workersArea / span },
       enis: { created: c.enisCreated, peak: this.enisPeak, mean: this.enisArea / span },
       idleMemoryMbSeconds: this.idleArea / 1000,
