@@ -19,7 +19,7 @@ import { Rng } from '../profiles/rng.js';
 import { counterIds } from '../worker-manager/ids.js';
 import type { KeepAlivePolicy } from '../worker-manager/keep-alive.js';
 import { createKeepAlivePolicy, type KeepAliveConfigInput } from '../worker-manager/keep-alive-config.js';
-import type { FunctionSpec, PlacementOptionsInput, Step } from '../worker-manager/types.js';
+import type { FunctionSpec, PlacementOptionsInput } from '../worker-manager/types.js';
 import { WorkerManager } from '../worker-manager/worker-manager.js';
 import { EventQueue, poppedEvent } from './event-queue.js';
 import { LatencyHistogram, type LatencySummary } from './latency-histogram.js';
