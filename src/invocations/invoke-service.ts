@@ -12,7 +12,6 @@ import type { InvocationTrace, TraceStep } from '../tracing/segments.js';
 import { FleetSteps } from './fleet-steps.js';
 import { StepExecutor, type BackgroundStepEvent } from './step-executor.js';
 
-
 /** What the invoke path needs of a function version (the registry's record, narrowed). */
 export interface InvocableVersion {
   readonly account: string;
