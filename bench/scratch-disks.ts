@@ -17,7 +17,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectCapabilities } from '../src/fleet/isolation/capabilities.js';
 import { initSyscalls } from '../src/fleet/isolation/launcher.js';
-import { detectScratchSupport, ScratchDisks } from '../src/fleet/isolation/scratch-disks.js';
+import { ScratchDisks } from '../src/fleet/isolation/scratch-disks.js';
+import { detectScratchSupport } from '../src/fleet/isolation/scratch-disk-host.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 20;

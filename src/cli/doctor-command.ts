@@ -2,7 +2,7 @@
  * `lambkin doctor`: what this machine supports (cgroup version and controllers, namespaces, user,
  * the launcher's tools, KVM) and what lambkin will enforce with `--isolation auto`.
  */
-import { detectScratchSupport } from '../fleet/isolation/scratch-disks.js';
+import { detectScratchSupport } from '../fleet/isolation/scratch-disk-host.js';
 import { natUnavailable } from '../fleet/isolation/sandbox-networks.js';
 import {
   detectCapabilities,

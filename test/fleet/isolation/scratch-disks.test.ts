@@ -7,14 +7,8 @@ import { leakFree } from '../../helpers/leaks.js';
 import { caps, scratchRoot } from '../isolation-fixtures.js';
 import { cgroupsUnavailable } from '../../../src/fleet/isolation/capabilities.js';
 import { createCgroupManager } from '../../../src/fleet/isolation/cgroups.js';
-import {
-  attachedLoops,
-  backingFileMb,
-  cleanupLeftovers,
-  detectScratchSupport,
-  loopBackingFile,
-  ScratchDisks,
-} from '../../../src/fleet/isolation/scratch-disks.js';
+import { attachedLoops, backingFileMb, cleanupLeftovers, detectScratchSupport, loopBackingFile } from '../../../src/fleet/isolation/scratch-disk-host.js';
+import { ScratchDisks } from '../../../src/fleet/isolation/scratch-disks.js';
 
 const support = detectScratchSupport();
 const unshare = caps.tools.unshare;
