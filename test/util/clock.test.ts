@@ -179,7 +179,13 @@ describe('realClock only', () => {
         }),
       );
     });
-    await Promise.all(all);
+    // realClock's timers are unref'd: something must hold the event loop open while they are awaited.
+    const keepAlive = setInterval(() => undefined, 1_000);
+    try {
+      await Promise.all(all);
+    } finally {
+      clearInterval(keepAlive);
+    }
     assert.deepEqual(early, []);
   });
 
